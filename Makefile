@@ -1,0 +1,35 @@
+# One-command set-up, demo and tests. torch is pinned first so that nothing pulls CUDA wheels.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: setup demo test lint slow bench clean
+
+$(BIN)/gsfm: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(BIN)/gsfm
+
+setup: $(BIN)/gsfm
+
+demo: setup
+	$(BIN)/gsfm demo --out outputs/demo
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+test: lint
+	$(BIN)/pytest -q -m "not slow"
+
+slow: setup
+	$(BIN)/pytest -q -m slow
+
+bench: setup
+	$(BIN)/gsfm bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

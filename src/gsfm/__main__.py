@@ -1,0 +1,5 @@
+import sys
+
+from gsfm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""Command line: `gsfm VERB ...`. Each verb lives in its own module with `add_parser` and `run`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# verb -> module under gsfm.cli; a module defines add_parser(subparsers) and run(args) -> int.
+VERBS = {
+    "info": "gsfm.cli.info",
+    "segment": "gsfm.cli.segment",
+    "infer": "gsfm.cli.infer",
+    "evaluate": "gsfm.cli.evaluate",
+    "data": "gsfm.cli.data",
+    "train": "gsfm.cli.train",
+    "demo": "gsfm.cli.demo",
+    "bench": "gsfm.cli.bench",
+}
+
+
+from gsfm.errors import GSFMError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gsfm", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb, module_name in VERBS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # verb not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except GSFMError as exc:
+        print(f"gsfm {args.verb}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"gsfm {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

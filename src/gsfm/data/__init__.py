@@ -1,0 +1,1 @@
+"""Reading and writing videos, frames, masks and datasets; synthetic data."""

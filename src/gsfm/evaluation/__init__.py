@@ -1,0 +1,1 @@
+"""DAVIS J&F evaluation, tables and charts."""

@@ -1,0 +1,1 @@
+"""Memory bank, per-frame inference engine and the public VideoPredictor."""

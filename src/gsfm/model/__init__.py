@@ -1,0 +1,1 @@
+"""The GSFM network: backbones, spectral modules, memory readout, decoder, weight loading."""

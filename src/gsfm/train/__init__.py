@@ -1,0 +1,1 @@
+"""Training: losses, samplers, the DDP trainer."""
