@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from gsfm.errors import GSFMError
+
 # verb -> module under gsfm.cli; a module defines add_parser(subparsers) and run(args) -> int.
 VERBS = {
     "info": "gsfm.cli.info",
@@ -20,15 +22,12 @@ VERBS = {
 }
 
 
-from gsfm.errors import GSFMError
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gsfm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
-    for verb, module_name in VERBS.items():
+    for module_name in VERBS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
