@@ -1,0 +1,17 @@
+"""Shared test settings: deterministic, single-threaded torch so tests behave the same everywhere."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    import torch
+
+    torch.manual_seed(0)
+    yield
