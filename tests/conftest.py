@@ -1,4 +1,4 @@
-"""Shared test settings: deterministic, single-threaded torch so tests behave the same everywhere."""
+"""Shared test settings: a fixed torch seed for every test."""
 
 from __future__ import annotations
 

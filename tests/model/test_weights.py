@@ -123,7 +123,7 @@ def test_truncated_safetensors_error(tmp_path: Path) -> None:
     path = save_network(GSFM(get_config("gsfm-tiny")), tmp_path / "w.safetensors")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
-    with pytest.raises(WeightsError, match="cannot read .* as safetensors"):
+    with pytest.raises(WeightsError, match=r"cannot read .* as safetensors"):
         load_network(path)
 
 
