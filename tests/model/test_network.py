@@ -138,3 +138,16 @@ def test_single_object_network_has_four_input_channels() -> None:
         k = net.encode_key(x)
         v = net.encode_value(x, k.f16, torch.rand(1, 1, 32, 32))
     assert v.shape == (1, 1, 128, 2, 2)
+
+
+@pytest.mark.parametrize("objects", [1, 3])
+def test_shared_decoder_equals_reference(paper: GSFM, objects: int) -> None:
+    """The decoder that computes per-frame terms once equals the spec's per-object decoder."""
+    x = torch.rand(2, 3, 48, 80)
+    readout = torch.randn(2, objects, 512, 3, 5)
+    with torch.inference_mode():
+        k = paper.encode_key(x)
+        fast, _ = paper.decode(readout, k.value, k.f8, k.f4)
+        reference = paper.decode_reference(readout, k.value, k.f8, k.f4)
+    assert fast.shape == reference.shape == (2, objects, 48, 80)
+    assert torch.allclose(fast, reference, atol=1e-5)

@@ -81,10 +81,45 @@ class Decoder(nn.Module):
     def forward(
         self, f16: Tensor, f8: Tensor, f4: Tensor, with_boundary: bool = False
     ) -> tuple[Tensor, Tensor | None]:
-        """f16 [B, 2Cv, h, w] -> mask logits [B, 1, 4h', 4w'] at stride 4 then x4 upsampled."""
+        """The spec, object by object: f16 [B, 2Cv, h, w] (readout ++ query value) -> logits.
+
+        `forward_shared` computes the same thing without repeating per-frame work per object.
+        """
         x = self.compress(f16)
         x = self.up_16_8(f8, x)
         x = self.up_8_4(f4, x)
+        return self.head(x, with_boundary)
+
+    def forward_shared(
+        self,
+        readout: Tensor,
+        query_value: Tensor,
+        f8: Tensor,
+        f4: Tensor,
+        with_boundary: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """readout [B, N, Cv, h, w], per-frame query value/f8/f4 [B, ...] -> logits [B*N, 1, H, W].
+
+        Equal to `forward` on the concatenation, but every term that depends only on the frame
+        is computed once for all objects: the query-value half of `compress` (its convolutions
+        are linear in the concatenated input, and ReLU acts per channel) and both skip convs.
+        """
+        n, cv = readout.shape[1:3]
+        c = self.compress
+        r = readout.flatten(0, 1)
+        w1, wd = c.conv1.weight, c.downsample.weight
+        q1 = F.conv2d(F.relu(query_value), w1[:, cv:], c.conv1.bias, padding=1)
+        qd = F.conv2d(query_value, wd[:, cv:], c.downsample.bias, padding=1)
+        r1 = F.conv2d(F.relu(r), w1[:, :cv], None, padding=1)
+        rd = F.conv2d(r, wd[:, :cv], None, padding=1)
+        h1 = _add_per_frame(r1, q1, n)
+        x = _add_per_frame(rd, qd, n) + c.conv2(F.relu(h1))
+        x = self.up_16_8.out_conv(_add_per_frame(_up2(x, f8), self.up_16_8.skip_conv(f8), n))
+        x = self.up_8_4.out_conv(_add_per_frame(_up2(x, f4), self.up_8_4.skip_conv(f4), n))
+        return self.head(x, with_boundary)
+
+    def head(self, x: Tensor, with_boundary: bool) -> tuple[Tensor, Tensor | None]:
+        """Stride-4 mask/boundary head with the HFM; logits upsampled x4."""
         x_m = self.mask_1(x)
         x_b = self.hfm(self.boundary_1(x)) + F.relu(self.fusion_1(x_m))
         x_b = F.relu(self.boundary_3(self.boundary_2(x_b)))
@@ -94,6 +129,17 @@ class Decoder(nn.Module):
             return mask, None
         boundary = _up4(self.predict_boundary_2(F.relu(self.predict_boundary_1(x_b))))
         return mask, boundary
+
+
+def _add_per_frame(per_object: Tensor, per_frame: Tensor, objects: int) -> Tensor:
+    """[B*N, C, h, w] + [B, C, h, w] broadcast over the N objects of each frame."""
+    shape = per_object.shape
+    out = per_object.view(-1, objects, *shape[1:]) + per_frame.unsqueeze(1)
+    return out.view(shape)
+
+
+def _up2(x: Tensor, like: Tensor) -> Tensor:
+    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def _up4(x: Tensor) -> Tensor:
@@ -189,16 +235,24 @@ class GSFM(nn.Module):
         Boundary logits [B, N, H, W] come back too when `with_boundary` (training only).
         """
         b, n = readout.shape[:2]
+        mask, boundary = self.decoder.forward_shared(readout, query_value, f8, f4, with_boundary)
+        mask = mask.view(b, n, *mask.shape[-2:])
+        if boundary is not None:
+            boundary = boundary.view(b, n, *boundary.shape[-2:])
+        return mask, boundary
+
+    def decode_reference(
+        self, readout: Tensor, query_value: Tensor, f8: Tensor, f4: Tensor
+    ) -> Tensor:
+        """The spec's decoder, object by object (tests compare `decode` against it)."""
+        b, n = readout.shape[:2]
 
         def rep(t: Tensor) -> Tensor:
             return t.unsqueeze(1).expand(b, n, *t.shape[1:]).flatten(0, 1)
 
         x = torch.cat([readout, query_value.unsqueeze(1).expand_as(readout)], dim=2)
-        mask, boundary = self.decoder(x.flatten(0, 1), rep(f8), rep(f4), with_boundary)
-        mask = mask.view(b, n, *mask.shape[-2:])
-        if boundary is not None:
-            boundary = boundary.view(b, n, *boundary.shape[-2:])
-        return mask, boundary
+        mask, _ = self.decoder(x.flatten(0, 1), rep(f8), rep(f4))
+        return mask.view(b, n, *mask.shape[-2:])
 
     def segment(
         self,
