@@ -1,0 +1,42 @@
+"""`gsfm evaluate` end to end: exit codes, written files, printed table, one-line errors."""
+
+from __future__ import annotations
+
+from gsfm.cli import main
+
+
+def test_cli_writes_csvs_chart_and_prints_table(davis2017, tmp_path, write_seq, capsys):
+    root, seqs = davis2017
+    results = tmp_path / "results"
+    for name, frames in seqs.items():
+        write_seq(results / name, frames)
+    argv = ["evaluate", "--dataset", "davis2017", "--split", "val", "--results", str(results)]
+    assert main([*argv, "--root", str(root)]) == 0
+    for name in (
+        "global_results-val.csv",
+        "per-sequence_results-val.csv",
+        "per-sequence_results-val.png",
+    ):
+        assert (results / name).is_file(), name
+    assert (results / "per-sequence_results-val.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out
+    assert "Global results for val" in out and "J&F-Mean" in out and "cars_2" in out
+
+    out_dir = tmp_path / "elsewhere"
+    assert main([*argv, "--root", str(root), "--out", str(out_dir), "--workers", "2"]) == 0
+    assert (out_dir / "global_results-val.csv").is_file()
+    assert (out_dir / "per-sequence_results-val.png").is_file()
+
+
+def test_cli_errors_are_one_line(davis2017, tmp_path, capsys):
+    root, _ = davis2017
+    argv = ["evaluate", "--dataset", "davis2017", "--results", str(tmp_path)]
+    assert main([*argv, "--root", str(root)]) == 2  # no results for 'cars'
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gsfm evaluate: error:") and "cars" in err and "\n" not in err
+
+    assert main([*argv, "--split", "test-dev", "--root", str(root)]) == 2
+    assert "no public ground truth" in capsys.readouterr().err
+
+    assert main([*argv, "--root", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
