@@ -1,0 +1,75 @@
+"""Device and precision selection for inference.
+
+Kept apart from the engine so that the CLI, the predictor and the dataset runners accept the
+same names (`auto|cpu|cuda|mps`, `fp32|bf16|fp16`) and fail with the same one-line errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from gsfm.errors import GSFMError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; an explicit accelerator must exist.
+
+    Asking for cuda/mps on a machine without one is a user error (GSFMError), not a silent
+    fallback: a benchmark run on the wrong device would be misleading.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    text = name.strip().lower()
+    kind = text.split(":", 1)[0]
+    if kind not in DEVICES:
+        raise GSFMError(f"unknown device {name!r}; choose from {', '.join(DEVICES)}")
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise GSFMError(
+            "device 'cuda' was asked for but CUDA is not available (no NVIDIA GPU or a "
+            "CPU-only PyTorch build); use --device cpu or auto"
+        )
+    if kind == "mps" and not mps_available():
+        raise GSFMError("device 'mps' was asked for but Apple MPS is not available; use cpu")
+    return torch.device(text)
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """Validate a precision name for a device; fp16 autocast is CUDA-only (CPU fp16 is slow
+    and numerically fragile), bf16 is allowed on CPU for AMX-capable processors."""
+    if precision not in PRECISIONS:
+        raise GSFMError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type != "cuda":
+        raise GSFMError(f"fp16 needs a CUDA device (got {device.type}); use bf16 or fp32")
+    if precision == "bf16" and device.type == "mps":
+        raise GSFMError("bf16 autocast is not supported on MPS here; use fp32")
+    return precision
+
+
+@contextlib.contextmanager
+def autocast_context(device: torch.device | str, precision: str = "fp32") -> Iterator[None]:
+    """Autocast to bf16/fp16 for the network's convolutions and matmuls; fp32 does nothing."""
+    device = torch.device(device)
+    check_precision(precision, device)
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=DTYPES[precision]):
+        yield

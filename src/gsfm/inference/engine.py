@@ -1,0 +1,323 @@
+"""The per-frame inference engine shared by the CLI, the Python API and the dataset runners.
+
+Online, one frame at a time (spec section 4): encode the frame's key once (shared by every
+object and reused by the value encoder), read the memory with top-k attention, decode all
+objects in one batched call, aggregate softly, and write the frame to memory every
+`mem_every` frames and on every frame that brings a mask. No file I/O and no argument
+parsing here: callers hand in tensors and get probabilities back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gsfm.errors import InputError
+from gsfm.inference.device import autocast_context, check_precision, resolve_device
+from gsfm.inference.memory import MemoryBank
+from gsfm.model.aggregate import soft_aggregate
+from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
+from gsfm.model.network import GSFM, KeyFeatures, memory_affinity, softmax_top_k
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Inference settings. Defaults are the original's DAVIS 2017 / YouTube-VOS ones.
+
+    - top_k: memory entries kept per query position (None = plain softmax over all).
+    - mem_every: a frame becomes a memory frame this many frames after the previous one.
+    - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
+    - size: the network sees frames whose shorter side is `size` pixels (None = native);
+      the paper runs at 480p and resizes masks back to the input size.
+    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
+    """
+
+    top_k: int | None = 50
+    mem_every: int = 3
+    max_memory_frames: int | None = None
+    size: int | None = 480
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1 or None, got {self.top_k}")
+        if self.mem_every < 1:
+            raise ValueError(f"mem_every must be >= 1, got {self.mem_every}")
+        if self.size is not None and self.size < 16:
+            raise ValueError(f"size must be >= 16 pixels or None, got {self.size}")
+        if self.max_memory_frames is not None and self.max_memory_frames < 2:
+            raise ValueError(
+                f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}"
+            )
+
+    def with_options(self, **options: Any) -> EngineConfig:
+        """A copy with some fields replaced; unknown names are a TypeError."""
+        known = {f.name for f in fields(self)}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown engine options: {sorted(unknown)}")
+        return replace(self, **options)
+
+
+def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """(h, w) with the shorter side equal to `size`, aspect kept and rounded (None: as is)."""
+    if size is None:
+        return height, width
+    scale = size / min(height, width)
+    if height <= width:
+        return size, max(1, round(width * scale))
+    return max(1, round(height * scale)), size
+
+
+class InferenceEngine:
+    """Segments one video, frame by frame, for objects given by masks at any frame.
+
+    Objects are kept in the order they were first given; `object_ids` maps channel i + 1 of
+    the returned probabilities to the caller's id (channel 0 is background). Frames before
+    the first mask cost nothing (no object, nothing to encode).
+    """
+
+    def __init__(
+        self,
+        network: GSFM,
+        config: EngineConfig | None = None,
+        *,
+        device: str | torch.device | None = None,
+        **options: Any,
+    ) -> None:
+        self.config = (config or EngineConfig()).with_options(**options)
+        if device is None:
+            device = next(network.parameters()).device
+        self.device = resolve_device(device)
+        check_precision(self.config.precision, self.device)
+        self.network = network.to(self.device).eval()
+        self.bank = MemoryBank(self.config.max_memory_frames)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self) -> None:
+        """Forget the video: memory, objects and frame counter."""
+        self.bank.clear()
+        self.object_ids: list[int] = []
+        self.object_first_frame: list[int] = []
+        self.frame_index = 0
+        self._last_write: int | None = None
+        self._input_size: tuple[int, int] | None = None
+
+    @property
+    def num_objects(self) -> int:
+        return len(self.object_ids)
+
+    @property
+    def memory_frames(self) -> int:
+        return self.bank.num_frames
+
+    # ------------------------------------------------------------------ public step
+
+    def step(
+        self,
+        frame: Tensor,
+        mask: Tensor | None = None,
+        object_ids: list[int] | None = None,
+        last_frame: bool = False,
+    ) -> Tensor:
+        """One frame at input resolution -> probabilities [N+1, H, W] (float32, on device).
+
+        frame: [3, H, W] RGB, uint8 or float in [0, 1]. mask (optional): a label map [H, W]
+        of integer ids (0 = background; `object_ids` picks which ids count, default all
+        present), or per-object probabilities [K, H, W] float with `object_ids` of length K
+        (default 1..K). `last_frame` skips the memory write nobody would read.
+        """
+        with torch.inference_mode():
+            height, width = self._check_frame(frame)
+            given = None
+            if mask is not None:
+                given = self._given_masks(mask, object_ids, (height, width))
+            t = self.frame_index
+            self.frame_index += 1
+            if not self.object_ids and given is None:
+                return torch.ones(1, height, width, device=self.device)
+            x, pads = self._prepare_frame(frame)
+            prob = self.step_padded(x, given, t, last_frame)
+            return self._to_input_size(prob, pads, (height, width))
+
+    def labels(self, prob: Tensor) -> Tensor:
+        """Probabilities [N+1, H, W] -> label map [H, W] (int64) of the caller's object ids."""
+        lut = torch.tensor([0, *self.object_ids], device=prob.device, dtype=torch.long)
+        return lut[prob.argmax(dim=0)]
+
+    # ------------------------------------------------------------------ core
+
+    def step_padded(
+        self,
+        x: Tensor,
+        given: tuple[list[int], Tensor] | None,
+        t: int,
+        last_frame: bool = False,
+    ) -> Tensor:
+        """Normalised padded frame [1, 3, Hp, Wp] (+ given ids and probabilities [K, Hp, Wp])
+        -> aggregated probabilities [N+1, Hp, Wp] float32. Works at the network's size."""
+        cfg = self.config
+        with torch.inference_mode(), autocast_context(self.device, cfg.precision):
+            features = self.network.encode_key(x)
+            if self.object_ids and self.bank.num_frames:
+                probs = self._predict(features)
+            else:
+                probs = x.new_zeros(len(self.object_ids), *x.shape[-2:])
+            if given is not None:
+                probs = self._merge(probs, *given, t)
+            prob = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0]
+            due = self._last_write is None or t - self._last_write >= cfg.mem_every
+            # A given mask is always written (even on a "last" frame): its objects would
+            # have no memory otherwise.
+            if given is not None or (due and not last_frame):
+                values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                self.bank.add(features.key, values, t, permanent=given is not None)
+                self._last_write = t
+        return prob
+
+    def _predict(self, features: KeyFeatures) -> Tensor:
+        """Read the memory for every object and decode them in one batch -> sigmoid [N, H, W].
+
+        Objects that joined later form cohorts (objects are registered in time order, so a
+        cohort is a contiguous range); each cohort attends only to slots from its own first
+        frame on, as the original's per-object memories do (see gsfm.inference.memory).
+        """
+        keys, values = self.bank.keys(), self.bank.values()
+        b, _, cv, frames, h, w = values.shape
+        # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
+        # in bf16 for a top-k selection.
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            affinity = memory_affinity(keys.float(), features.key.float())
+        readouts = []
+        for start, stop, first in self._cohorts():
+            valid = self.bank.valid_slots(first)
+            if bool(valid.all()):
+                weights = softmax_top_k(affinity, self.config.top_k)
+            else:
+                entries = valid.repeat_interleave(h * w)[None, :, None]
+                masked = affinity.masked_fill(~entries, float("-inf"))
+                weights = softmax_top_k(masked, self.config.top_k)
+            mv = values[:, start:stop].reshape(b, (stop - start) * cv, frames * h * w)
+            readouts.append((mv @ weights.to(mv.dtype)).view(b, stop - start, cv, h, w))
+        readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
+        logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
+        return torch.sigmoid(logits.float())[0]
+
+    def _cohorts(self) -> list[tuple[int, int, int]]:
+        """(start, stop, first_frame) ranges of objects sharing a first frame."""
+        out: list[tuple[int, int, int]] = []
+        for i, first in enumerate(self.object_first_frame):
+            if out and out[-1][2] == first:
+                out[-1] = (out[-1][0], i + 1, first)
+            else:
+                out.append((i, i + 1, first))
+        return out
+
+    def _merge(self, probs: Tensor, ids: list[int], given: Tensor, t: int) -> Tensor:
+        """Put given masks over the predictions (as the original does for a new annotation).
+
+        Tracked objects keep their prediction outside the given objects' pixels and lose it
+        inside; a given object already tracked is replaced by its mask; new ones are added.
+        """
+        given = given.to(probs.dtype)
+        region = given.sum(dim=0) > 0.5
+        probs = probs.masked_fill(region, 0.0)
+        new_ids = [i for i in ids if i not in self.object_ids]
+        if new_ids:
+            probs = torch.cat([probs, probs.new_zeros(len(new_ids), *probs.shape[-2:])], dim=0)
+            self.object_ids.extend(new_ids)
+            self.object_first_frame.extend([t] * len(new_ids))
+            self.bank.add_objects(len(new_ids))
+            log.debug("frame %d: objects %s join", t, new_ids)
+        for j, obj in enumerate(ids):
+            probs[self.object_ids.index(obj)] = given[j]
+        return probs
+
+    # ------------------------------------------------------------------ resizing
+
+    def _check_frame(self, frame: Tensor) -> tuple[int, int]:
+        if frame.dim() == 4 and frame.shape[0] == 1:
+            frame = frame[0]
+        if frame.dim() != 3 or frame.shape[0] != 3:
+            raise InputError(f"a frame must be [3, H, W] RGB, got shape {tuple(frame.shape)}")
+        size = (int(frame.shape[1]), int(frame.shape[2]))
+        if self._input_size is None:
+            self._input_size = size
+        elif size != self._input_size:
+            raise InputError(
+                f"frame {self.frame_index} is {size[1]}x{size[0]}, earlier frames were "
+                f"{self._input_size[1]}x{self._input_size[0]} (one video, one size)"
+            )
+        return size
+
+    def _prepare_frame(self, frame: Tensor) -> tuple[Tensor, Pads]:
+        """RGB [3, H, W] -> normalised [1, 3, Hp, Wp] at the network size, padded to 16."""
+        x = frame.reshape(1, *frame.shape[-3:]).to(self.device)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        target = network_size(x.shape[-2], x.shape[-1], self.config.size)
+        if target != tuple(x.shape[-2:]):
+            # Bicubic with antialiasing, like the original's PIL resize of frames.
+            x = F.interpolate(x, size=target, mode="bicubic", align_corners=False, antialias=True)
+            x = x.clamp(0.0, 1.0)
+        return pad_to_multiple(normalize(x))
+
+    def _given_masks(
+        self, mask: Tensor, object_ids: list[int] | None, size: tuple[int, int]
+    ) -> tuple[list[int], Tensor] | None:
+        """A label map or per-object probabilities -> (ids, [K, Hp, Wp]) at the network size.
+
+        Label maps are resized with nearest neighbour (hard masks stay hard), probabilities
+        bilinearly. Returns None when no object is given.
+        """
+        mask = mask.to(self.device)
+        if tuple(mask.shape[-2:]) != size:
+            raise InputError(
+                f"mask is {mask.shape[-1]}x{mask.shape[-2]} but the frame is {size[1]}x{size[0]}"
+            )
+        if mask.dim() == 2:
+            if mask.is_floating_point():
+                raise InputError("a 2-D mask must be a label map of integer ids")
+            if object_ids is None:
+                object_ids = [int(v) for v in torch.unique(mask).tolist() if v != 0]
+            ids = [int(i) for i in object_ids]
+            probs = torch.stack([mask == i for i in ids]).float() if ids else None
+            mode = "nearest-exact"
+        elif mask.dim() == 3:
+            ids = [int(i) for i in (object_ids or range(1, mask.shape[0] + 1))]
+            if len(ids) != mask.shape[0]:
+                raise InputError(f"{mask.shape[0]} object masks but {len(ids)} object ids")
+            probs = mask.float()
+            mode = "bilinear"
+        else:
+            raise InputError(f"a mask must be [H, W] or [K, H, W], got {tuple(mask.shape)}")
+        if 0 in ids:
+            raise InputError("object id 0 is the background")
+        if len(set(ids)) != len(ids):
+            raise InputError(f"repeated object ids: {ids}")
+        if probs is None or not ids:
+            return None
+        target = network_size(size[0], size[1], self.config.size)
+        if target != size:
+            kw = {} if mode == "nearest-exact" else {"align_corners": False}
+            probs = F.interpolate(probs[None], size=target, mode=mode, **kw)[0]
+        for obj, p in zip(ids, probs):
+            if not bool((p > 0.5).any()):
+                log.warning("object %d has no pixel at the network's resolution", obj)
+        probs, _ = pad_to_multiple(probs)
+        return ids, probs
+
+    def _to_input_size(self, prob: Tensor, pads: Pads, size: tuple[int, int]) -> Tensor:
+        """Crop the padding and resize bilinearly back to the input (before any argmax)."""
+        prob = unpad(prob, pads)
+        if tuple(prob.shape[-2:]) != size:
+            prob = F.interpolate(prob[None], size=size, mode="bilinear", align_corners=False)[0]
+        return prob
