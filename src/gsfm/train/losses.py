@@ -1,0 +1,115 @@
+"""GSFM's training loss: bootstrapped cross-entropy on aggregated logits + boundary loss.
+
+Per predicted frame: CE over background + objects, keeping only the hardest pixels once the
+warm-up starts (100% -> `top_p` linearly from start_warm to end_warm), plus `boundary_weight` x
+(BCE-with-logits + Dice) between the boundary logits and the Laplacian edges of the GT masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LAPLACIAN = ((-1.0, -1.0, -1.0), (-1.0, 8.0, -1.0), (-1.0, -1.0, -1.0))
+BOUNDARY_THRESHOLD = 0.1
+
+
+def kept_fraction(iteration: int, start_warm: int, end_warm: int, top_p: float) -> float:
+    """Fraction of pixels the bootstrapped CE keeps at `iteration` (1.0 before the warm-up)."""
+    if iteration < start_warm:
+        return 1.0
+    if iteration >= end_warm:
+        return top_p
+    progress = (iteration - start_warm) / max(1, end_warm - start_warm)
+    return 1.0 - (1.0 - top_p) * progress
+
+
+def bootstrapped_ce(logits: Tensor, target: Tensor, fraction: float) -> Tensor:
+    """Mean CE over the `fraction` of pixels with the highest loss (all pixels when 1.0)."""
+    if fraction >= 1.0:
+        return F.cross_entropy(logits, target)
+    raw = F.cross_entropy(logits, target, reduction="none").flatten()
+    k = max(1, int(raw.numel() * fraction))
+    return torch.topk(raw, k, sorted=False).values.mean()
+
+
+def boundary_target(masks: Tensor) -> Tensor:
+    """GT masks [..., H, W] (0/1) -> boundary maps: Laplacian >= 0.1 (the spec's target)."""
+    shape = masks.shape
+    x = masks.reshape(-1, 1, *shape[-2:]).float()
+    kernel = x.new_tensor(LAPLACIAN).view(1, 1, 3, 3)
+    edges = F.conv2d(x, kernel, padding=1).clamp(min=0)
+    return (edges > BOUNDARY_THRESHOLD).float().view(shape)
+
+
+def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
+    """Per-map Dice loss 1 - 2|p t| / (|p|^2 + |t|^2) over the last two dims."""
+    p = torch.sigmoid(logits).flatten(-2)
+    t = target.flatten(-2)
+    inter = (p * t).sum(-1)
+    union = (p * p).sum(-1) + (t * t).sum(-1)
+    return 1.0 - (2.0 * inter + eps) / (union + eps)
+
+
+def boundary_loss(logits: Tensor, masks: Tensor, selector: Tensor) -> Tensor:
+    """BCE + Dice between boundary logits [B, N, H, W] and GT-mask edges, averaged over the
+    objects that exist (`selector` [B, N] is 1 for a real object, 0 for a missing second)."""
+    target = boundary_target(masks)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((-2, -1))
+    per_object = bce + dice_loss(logits, target)
+    return ((per_object * selector).sum(1) / selector.sum(1).clamp(min=1)).mean()
+
+
+@dataclass
+class LossTerms:
+    """The total loss and its parts (floats for logging)."""
+
+    total: Tensor
+    parts: dict[str, float]
+
+
+class GSFMLoss:
+    """The whole training loss for one 3-frame sample batch (frames 1.. are predicted)."""
+
+    def __init__(
+        self, start_warm: int, end_warm: int, top_p: float = 0.15, boundary_weight: float = 0.05
+    ) -> None:
+        self.start_warm = start_warm
+        self.end_warm = end_warm
+        self.top_p = top_p
+        self.boundary_weight = boundary_weight
+
+    def __call__(
+        self,
+        aggregated: list[Tensor],
+        boundaries: list[Tensor],
+        masks: Tensor,
+        selector: Tensor,
+        iteration: int,
+    ) -> LossTerms:
+        """aggregated[i]: logits [B, N+1, H, W] of frame i+1; masks [B, T, N, H, W] GT."""
+        fraction = kept_fraction(iteration, self.start_warm, self.end_warm, self.top_p)
+        labels = class_labels(masks)
+        total = masks.new_zeros(())
+        parts: dict[str, float] = {"p": fraction}
+        for i, (logits, boundary) in enumerate(zip(aggregated, boundaries), start=1):
+            ce = bootstrapped_ce(logits.float(), labels[:, i], fraction)
+            bl = boundary_loss(boundary.float(), masks[:, i].float(), selector)
+            total = total + ce + self.boundary_weight * bl
+            parts[f"ce_{i}"] = float(ce.detach())
+            parts[f"boundary_{i}"] = float(bl.detach())
+        parts["total"] = float(total.detach())
+        return LossTerms(total, parts)
+
+
+def class_labels(masks: Tensor) -> Tensor:
+    """One-hot-ish GT masks [B, T, N, H, W] -> class maps [B, T, H, W] (0 = background).
+
+    Objects never overlap in the data; where they would, the later object wins.
+    """
+    n = masks.shape[2]
+    ids = torch.arange(1, n + 1, device=masks.device).view(1, 1, n, 1, 1)
+    return (masks > 0.5).long().mul(ids).amax(dim=2)

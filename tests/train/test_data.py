@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gsfm.errors import InputError
+from gsfm.train.sampling import SampleKey
+from gsfm.train.sources import build_dataset
+from gsfm.train.video import find_videos, pick_indices
+
+from .conftest import tiny_config
+
+
+def _check_sample(sample: dict, objects: int, size: int = 64) -> None:
+    assert sample["frames"].shape == (3, 3, size, size)
+    assert sample["frames"].dtype == torch.uint8
+    assert sample["masks"].shape == (3, objects, size, size)
+    assert set(sample["masks"].unique().tolist()) <= {0, 1}
+    assert sample["selector"].shape == (objects,)
+    # objects never overlap
+    assert int(sample["masks"].sum(1).max()) <= 1
+
+
+def test_static_sequences_from_folder(tmp_path: Path, static_folder: Path):
+    ds = build_dataset(tiny_config(tmp_path, static_folder))
+    assert len(ds) == 4
+    a = ds[SampleKey(1, 7, 0)]
+    _check_sample(a, objects=1)
+    assert a["selector"].tolist() == [1.0]
+    assert a["masks"][0].sum() > 0  # the target is visible in the first frame
+    b = ds[SampleKey(1, 7, 0)]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # a function of the key
+    c = ds[SampleKey(1, 8, 0)]
+    assert not torch.equal(a["frames"], c["frames"])  # fresh augmentation per position
+    # the three frames differ (per-frame transforms)
+    assert not torch.equal(a["frames"][0], a["frames"][1])
+
+
+def test_static_two_object_samples_by_merging(tmp_path: Path, static_folder: Path):
+    ds = build_dataset(tiny_config(tmp_path, static_folder, objects=2, merge_prob=1.0))
+    seen_two = False
+    for p in range(6):
+        s = ds[SampleKey(p % 4, p, 0)]
+        _check_sample(s, objects=2)
+        seen_two |= s["selector"].tolist() == [1.0, 1.0]
+    assert seen_two
+
+
+def test_stage3_reads_davis_and_youtube_layouts(tmp_path: Path, video_root: Path):
+    records = find_videos(video_root, davis_repeat=5)
+    divisors = sorted({r.skip_divisor for r, _ in records})
+    assert divisors == [1, 5]
+    assert sum(n for r, n in records if r.skip_divisor == 1) == 2 * 5  # DAVIS repeated x5
+    ds = build_dataset(tiny_config(tmp_path, video_root, stage=3))
+    assert len(ds) == 2 * 5 + 2
+    for i in range(len(ds)):
+        s = ds[SampleKey(i, i, 0)]
+        _check_sample(s, objects=2)
+        assert s["selector"][0] == 1
+        assert s["masks"][0, 0].sum() > 0
+
+
+def test_stage3_missing_layout_is_a_clear_error(tmp_path: Path, static_folder: Path):
+    with pytest.raises(InputError, match="DAVIS 2017"):
+        build_dataset(tiny_config(tmp_path, static_folder, stage=3))
+
+
+def test_pick_indices_respects_max_skip():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        ids = pick_indices(rng, 30, 3, 5)
+        ordered = sorted(ids)
+        assert ordered[0] >= 0 and ordered[-1] <= 29
+        assert all(0 <= b - a <= 5 for a, b in itertools.pairwise(ordered))
+    assert pick_indices(rng, 1, 3, 5) == [0, 0, 0]
