@@ -23,6 +23,17 @@ def test_same_seed_gives_identical_clips():
     assert d.frames.shape == a.frames.shape
 
 
+def test_only_renders_the_same_frames_and_clip_unpacks():
+    full = make_clip(9, 12, 40, 56, 2, late_objects=1, distractors=1)
+    part = make_clip(9, 12, 40, 56, 2, late_objects=1, distractors=1, only=[11, 3, 7])
+    assert np.array_equal(part.frames, full.frames[[11, 3, 7]])
+    assert np.array_equal(part.masks, full.masks[[11, 3, 7]])
+    frames, masks = part
+    assert frames is part.frames and masks is part.masks
+    with pytest.raises(ValueError):
+        make_clip(9, 12, 40, 56, 2, only=[12])
+
+
 def test_shapes_and_labels():
     clip = make_clip(1, 5, 40, 56, 3, distractors=2)
     assert clip.frames.shape == (5, 40, 56, 3) and clip.frames.dtype == np.uint8

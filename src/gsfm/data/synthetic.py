@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -49,6 +49,10 @@ class Clip:
     @property
     def num_objects(self) -> int:
         return len(self.first_frame)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Unpacks as `frames, masks = clip`."""
+        return iter((self.frames, self.masks))
 
 
 @dataclass
@@ -288,10 +292,18 @@ def _hidden_at_entry(scene: _Scene, min_pixels: int) -> list[_Sprite]:
     return bad
 
 
-def _render(scene: _Scene, rng: np.random.Generator, noise: float, blur: float, amodal: bool):
-    """Frames, label maps and (optionally) amodal masks of every frame."""
-    T, H, W = len(scene.gain), scene.height, scene.width
-    num_objects = max((s.index + 1 for s in scene.sprites), default=0)
+def _render(
+    scene: _Scene,
+    rng: np.random.Generator,
+    noise: float,
+    blur: float,
+    amodal: bool,
+    times: Sequence[int],
+    num_objects: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Frames, label maps and (optionally) amodal masks of the frames `times`; a frame comes
+    out the same whichever other frames are rendered with it."""
+    T, H, W = len(times), scene.height, scene.width
     frames = np.empty((T, H, W, 3), np.uint8)
     masks = np.zeros((T, H, W), np.uint8)
     full = np.zeros((T, num_objects, H, W), bool) if amodal else None
@@ -299,7 +311,8 @@ def _render(scene: _Scene, rng: np.random.Generator, noise: float, blur: float, 
     # frame would cost more than everything else put together.
     pad = 32
     pool = rng.standard_normal((H + pad, W + pad, 3), dtype=np.float32) * np.float32(noise)
-    for t in range(T):
+    shifts = rng.integers(0, pad + 1, size=(len(scene.gain), 2))
+    for k, t in enumerate(times):
         canvas = cv2.warpAffine(
             scene.background,
             scene.view[t],
@@ -309,17 +322,17 @@ def _render(scene: _Scene, rng: np.random.Generator, noise: float, blur: float, 
         )
         for sprite in scene.sprites:
             if t >= sprite.appear:
-                _draw(sprite, t, masks[t], canvas, None if full is None else full[t])
+                _draw(sprite, t, masks[k], canvas, None if full is None else full[k])
         if blur > 0:
             canvas = cv2.GaussianBlur(canvas, (0, 0), blur)
         img = canvas.astype(np.float32)
         img *= np.float32(scene.gain[t])
         if noise > 0:
-            dy, dx = rng.integers(0, pad + 1, size=2)
+            dy, dx = shifts[t]
             img += pool[dy : dy + H, dx : dx + W]
         img += 0.5
         np.clip(img, 0, 255, out=img)
-        frames[t] = img
+        frames[k] = img
     return frames, masks, full
 
 
@@ -340,6 +353,7 @@ def make_clip(
     noise: float = 2.0,
     blur: float = 0.6,
     with_amodal: bool = False,
+    only: Sequence[int] | None = None,
 ) -> Clip:
     """Generate a clip; the same seed and arguments always give identical arrays.
 
@@ -349,7 +363,10 @@ def make_clip(
     motion: speed multiplier (1 = a new direction about every 30 frames). size_range: object
     radius as a fraction of min(height, width). brightness: +- global gain drift. noise: std
     of Gaussian pixel noise in grey levels. blur: Gaussian sigma softening edges (masks are
-    unaffected). with_amodal: also return each object's whole silhouette.
+    unaffected). with_amodal: also return each object's whole silhouette. only: render just
+    these frame indices (cheap training samples from a long clip): the returned T axis follows
+    this list, each frame is identical to the full clip's, and first_frame indexes the list
+    (-1 for an object visible in none of them).
     """
     if num_frames < 1 or height < 8 or width < 8:
         raise ValueError(
@@ -384,7 +401,10 @@ def make_clip(
         log.debug("moving %d hidden object(s) to the front", len(hidden))
         scene.sprites = [s for s in scene.sprites if s not in hidden] + hidden
     noise_rng = np.random.default_rng(rng.integers(2**63))
-    frames, masks, amodal = _render(scene, noise_rng, noise, blur, with_amodal)
+    times = range(num_frames) if only is None else [int(t) for t in only]
+    if any(not 0 <= t < num_frames for t in times):
+        raise ValueError(f"only: frame indices must be in 0..{num_frames - 1}, got {only}")
+    frames, masks, amodal = _render(scene, noise_rng, noise, blur, with_amodal, times, num_objects)
     first = []
     for i in range(num_objects):
         seen = np.flatnonzero((masks == i + 1).any(axis=(1, 2)))
@@ -410,5 +430,5 @@ def make_static_sample(
         centre_range=(0.3, 0.7),
         margin=1.0,
     )
-    frames, masks, _ = _render(scene, rng, float(rng.uniform(0, 3)), 0.6, False)
+    frames, masks, _ = _render(scene, rng, float(rng.uniform(0, 3)), 0.6, False, [0], 1)
     return frames[0], (masks[0] == 1).astype(np.uint8)

@@ -1,0 +1,77 @@
+"""Where the benchmark datasets live by default, and the records the dataset readers return.
+
+The readers (`davis.py`, `youtube.py`) turn each official folder layout into the same two
+records, so the inference and training code never needs to know which dataset it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gsfm.errors import InputError
+
+# Relative to the working directory, as in the original repositories' instructions.
+DEFAULT_ROOTS: dict[str, Path] = {
+    "davis2016": Path("data/DAVIS/2016"),
+    "davis2017": Path("data/DAVIS/2017/trainval"),
+    "davis2017-test-dev": Path("data/DAVIS/2017/test-dev"),
+    "youtube2018": Path("data/YouTube2018"),
+    "youtube2019": Path("data/YouTube"),
+}
+
+
+@dataclass
+class VideoSample:
+    """One video to segment: the frames in order, which results to write, the given masks.
+
+    masks: frame index -> annotation PNG given as input there. objects: object id -> index of
+    the frame whose annotation introduces it (DAVIS: all 0; YouTube-VOS: objects may enter
+    later, and the PNG at that frame is only trusted for the objects introduced there).
+    output[t]: whether a result must be written for frame t (YouTube-VOS runs on all frames
+    but is scored on every 5th). binary: the PNGs are 0/255 single-object masks (DAVIS 2016):
+    read them as `labels > 0` -> object 1.
+    """
+
+    name: str
+    frames: list[Path]
+    output: list[bool]
+    masks: dict[int, Path]
+    objects: dict[int, int]
+    binary: bool = False
+
+    @property
+    def frame_names(self) -> list[str]:
+        """Frame file names without extension; results are written as `<name>.png`."""
+        return [p.stem for p in self.frames]
+
+    @property
+    def start(self) -> int:
+        """Index of the first frame with a given mask (nothing can be predicted before it)."""
+        return min(self.masks, default=0)
+
+    def new_objects(self, index: int) -> list[int]:
+        """Object ids whose given mask is at frame `index`."""
+        return sorted(obj for obj, first in self.objects.items() if first == index)
+
+
+@dataclass
+class TrainVideo:
+    """One training video: frames with an annotation PNG for each (same length, same order).
+
+    frame_step: original video frames between consecutive listed frames (YouTube-VOS keeps
+    every 5th frame, so a sampler divides its frame skip by 5 there).
+    """
+
+    name: str
+    frames: list[Path]
+    masks: list[Path]
+    frame_step: int = 1
+    binary: bool = False
+
+
+def missing(what: str, path: Path, root: Path) -> InputError:
+    """The error for a dataset file or folder that is not where the layout puts it."""
+    return InputError(
+        f"{what} not found: expected {path}; pass --root with the dataset folder (currently {root})"
+    )
