@@ -26,7 +26,6 @@ COLOR_PHOTOS = (
     "hubble_deep_field",
     "immunohistochemistry",
     "retina",
-    "colorwheel",
 )
 GRAY_PHOTOS = ("camera", "brick", "grass", "gravel", "coins", "moon", "page", "clock", "text")
 
