@@ -129,7 +129,8 @@ class Trainer:
             self.net = GSFM(get_config(cfg.variant, single_object=cfg.single_object))
         else:
             self.net = build_network(cfg)
-        self.net.to(self.device)
+        # channels_last: oneDNN convolutions (CPU) run ~2x faster forward+backward in it.
+        self.net.to(self.device, memory_format=torch.channels_last)
         self.model: nn.Module = SequenceModel(self.net)
         if ctx.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
