@@ -52,9 +52,9 @@ def test_static_two_object_samples_by_merging(tmp_path: Path, static_folder: Pat
 
 def test_stage3_reads_davis_and_youtube_layouts(tmp_path: Path, video_root: Path):
     records = find_videos(video_root, davis_repeat=5)
-    divisors = sorted({r.skip_divisor for r, _ in records})
-    assert divisors == [1, 5]
-    assert sum(n for r, n in records if r.skip_divisor == 1) == 2 * 5  # DAVIS repeated x5
+    steps = sorted({r.frame_step for r, _ in records})
+    assert steps == [1, 5]
+    assert sum(n for r, n in records if r.frame_step == 1) == 2 * 5  # DAVIS repeated x5
     ds = build_dataset(tiny_config(tmp_path, video_root, stage=3))
     assert len(ds) == 2 * 5 + 2
     for i in range(len(ds)):
@@ -77,3 +77,28 @@ def test_pick_indices_respects_max_skip():
         assert ordered[0] >= 0 and ordered[-1] <= 29
         assert all(0 <= b - a <= 5 for a, b in itertools.pairwise(ordered))
     assert pick_indices(rng, 1, 3, 5) == [0, 0, 0]
+
+
+def test_stage3_reads_the_dataset_fixtures(tmp_path: Path):
+    fixtures = pytest.importorskip("gsfm.data.fixtures")
+    root = tmp_path / "fx"
+    fixtures.write_fixture("davis2017", root / "DAVIS", videos=2, frames=5, size=(48, 64))
+    fixtures.write_fixture("youtube2019", root / "YouTube", videos=2, frames=4, size=(48, 64))
+    records = find_videos(root)
+    assert sorted({r.frame_step for r, _ in records}) == [1, 5]
+    ds = build_dataset(tiny_config(tmp_path, root, stage=3))
+    for i in range(len(ds)):
+        _check_sample(ds[SampleKey(i, i, 0)], objects=2)
+
+
+def test_procedural_data_for_both_stages(tmp_path: Path):
+    pytest.importorskip("gsfm.data.synthetic")
+    s0 = build_dataset(tiny_config(tmp_path, "synthetic"))
+    s3 = build_dataset(tiny_config(tmp_path, "synthetic", stage=3, iterations=100))
+    for p in range(3):
+        _check_sample(s0[SampleKey(p, p, 0)], objects=1)
+        late = s3[SampleKey(p, p, 50)]  # max skip 25 at mid-run
+        _check_sample(late, objects=2)
+        assert late["selector"][0] == 1 and late["masks"][0, 0].sum() > 0
+    a, b = s3[SampleKey(0, 5, 0)], s3[SampleKey(0, 5, 0)]
+    assert all(torch.equal(a[k], b[k]) for k in a)

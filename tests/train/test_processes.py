@@ -85,3 +85,24 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path: Path, static_fo
     ckpt = load_checkpoint(run / "ddp_checkpoint.pth")
     assert ckpt["world_size"] == 2 and ckpt["iteration"] == 2
     assert "distributed training: 2 processes, backend gloo" in done.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint(tmp_path: Path, static_folder: Path):
+    saves = tmp_path / "saves"
+    args = _args(static_folder, saves, "c", 500, "--log-every", "1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gsfm.train", *args],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "it 1/500" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest[-2000:]
+    it = load_checkpoint(saves / "c" / "c_checkpoint.pth")["iteration"]
+    assert 1 <= it < 500
+    assert (saves / "c" / f"c_{it}.safetensors").is_file()
+    assert "interrupted" in rest

@@ -81,7 +81,7 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
     for entry in cfg.data:
         if entry == SYNTHETIC:
             try:
-                videos.append(SyntheticVideos(cfg.size, cfg.seed))
+                videos.append(SyntheticVideos(cfg.size))
             except ModuleNotFoundError as exc:
                 raise _missing_synthetic(exc) from None
         else:

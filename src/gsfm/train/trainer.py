@@ -318,6 +318,14 @@ class Trainer:
             cfg.end_warm,
             self.run_dir,
         )
+        if self.device.type == "cpu" and cfg.size >= 256:
+            log.info(
+                "training on the CPU at %dx%d is slow; for a laptop run try --variant "
+                "gsfm-tiny --size 128 --batch-size 8 (and --threads 1 if other jobs share the "
+                "cores)",
+                cfg.size,
+                cfg.size,
+            )
 
 
 def _plain_scheduler_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ colour jitter plus a 5% grayscale draw, with a faint per-frame colour jitter on 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
+from gsfm.data.roots import TrainVideo
 from gsfm.errors import InputError
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
@@ -31,16 +31,6 @@ log = logging.getLogger(__name__)
 RETRIES = 5
 VOID = 255
 SYNTHETIC_LENGTH = 10_000  # virtual epoch length of the procedural clip source
-
-
-@dataclass(frozen=True)
-class VideoRecord:
-    """One training video: frame and annotation files in order, and its frame-skip divisor."""
-
-    name: str
-    frames: tuple[Path, ...]
-    masks: tuple[Path, ...]
-    skip_divisor: int = 1  # YouTube-VOS: 5 (annotations at every 5th frame)
 
 
 class VideoSource(Protocol):
@@ -65,12 +55,14 @@ def pick_indices(rng: np.random.Generator, length: int, frames: int, max_skip: i
     return indices
 
 
-def read_label(path: Path) -> np.ndarray:
-    """An annotation PNG (palette indices, or grey levels) -> HxW uint8 object ids."""
-    with Image.open(path) as im:
-        if im.mode in ("P", "L"):
-            return np.array(im, dtype=np.uint8)
-        return (np.array(im.convert("L")) > 127).astype(np.uint8)
+def read_label(path: Path, binary: bool = False) -> np.ndarray:
+    """An annotation PNG (palette indices; 0/255 when `binary`) -> HxW uint8 object ids."""
+    try:
+        with Image.open(path) as im:
+            labels = np.array(im if im.mode in ("P", "L") else im.convert("L"), dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot read annotation {path}: {exc}") from None
+    return (labels > 0).astype(np.uint8) if binary else labels
 
 
 def read_frame(path: Path) -> np.ndarray:
@@ -83,8 +75,8 @@ def read_frame(path: Path) -> np.ndarray:
 class RecordedVideos:
     """Videos on disk (DAVIS/YouTube-VOS layouts), each possibly repeated."""
 
-    def __init__(self, records: list[tuple[VideoRecord, int]]) -> None:
-        self.videos: list[VideoRecord] = []
+    def __init__(self, records: list[tuple[TrainVideo, int]]) -> None:
+        self.videos: list[TrainVideo] = []
         for record, repeat in records:
             if len(record.frames) >= 1:
                 self.videos.extend([record] * repeat)
@@ -98,10 +90,10 @@ class RecordedVideos:
         self, index: int, rng: np.random.Generator, frames: int, max_skip: int
     ) -> tuple[np.ndarray, np.ndarray]:
         video = self.videos[index]
-        skip = max(1, max_skip // video.skip_divisor)
+        skip = max(1, max_skip // video.frame_step)
         ids = pick_indices(rng, len(video.frames), frames, skip)
         images = [read_frame(video.frames[i]) for i in ids]
-        labels = [read_label(video.masks[i]) for i in ids]
+        labels = [read_label(video.masks[i], video.binary) for i in ids]
         h, w = images[0].shape[:2]
         images = [im if im.shape[:2] == (h, w) else cv2.resize(im, (w, h)) for im in images]
         labels = [
@@ -112,15 +104,16 @@ class RecordedVideos:
 
 
 class SyntheticVideos:
-    """Procedural clips from `gsfm.data.synthetic.make_clip`: 1-4 objects (the extra ones act
-    as distractors) with their motion, occlusions and scale changes, a fresh clip per sample."""
+    """Procedural clips from `gsfm.data.synthetic.make_clip`, a fresh scene per sample: 1-3
+    labelled objects (up to 2 become targets, the others stay in the picture), 0-2 unlabelled
+    look-alike distractors, sometimes a late entry, crossing paths (occlusion), scale changes
+    and a random speed. Only the sampled frames are rendered."""
 
-    def __init__(self, size: int, seed: int, length: int = SYNTHETIC_LENGTH) -> None:
+    def __init__(self, size: int, length: int = SYNTHETIC_LENGTH) -> None:
         from gsfm.data.synthetic import make_clip
 
         self.make_clip = make_clip
         self.size = size
-        self.seed = seed
         self.length = length
 
     def __len__(self) -> int:
@@ -129,17 +122,20 @@ class SyntheticVideos:
     def clip(
         self, index: int, rng: np.random.Generator, frames: int, max_skip: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        # Only frames up to the last sampled index are generated.
-        ids = pick_indices(rng, 10**6, frames, max_skip)
-        first = min(ids)
-        span = max(ids) - first + 1
-        objects = int(rng.integers(1, 5))
-        height = self.size
-        width = self.size * 4 // 3
-        clip_seed = int(rng.integers(2**31))
-        images, labels = self.make_clip(clip_seed, span, height, width, objects)
-        chosen = [i - first for i in ids]
-        return np.asarray(images)[chosen], np.asarray(labels)[chosen]
+        length = frames * max(1, max_skip) + 1
+        ids = pick_indices(rng, length, frames, max_skip)
+        clip = self.make_clip(
+            rng,
+            max(ids) + 1,
+            self.size,
+            self.size * 4 // 3,
+            int(rng.integers(1, 4)),
+            late_objects=int(rng.random() < 0.2),
+            distractors=int(rng.integers(0, 3)),
+            motion=float(rng.uniform(0.5, 2.0)),
+            only=ids,  # render just the sampled frames
+        )
+        return np.asarray(clip.frames), np.asarray(clip.masks)
 
 
 def augment_clip(
@@ -204,22 +200,23 @@ class VideoSequences(Dataset):
 # ----------------------------------------------------------------------------- layouts
 
 
-def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[VideoRecord, int]]:
+def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int]]:
     """DAVIS 2017 train and YouTube-VOS train videos under `root` (either layout, or a folder
-    holding them a few levels down), with their repeat counts."""
+    holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts."""
+    from gsfm.data import davis, youtube
+
     if not root.is_dir():
         raise InputError(f"training data folder {root} not found")
-    found: list[tuple[VideoRecord, int]] = []
+    found: list[tuple[TrainVideo, int]] = []
     for folder in _candidates(root):
-        davis = _davis_videos(folder)
-        if davis:
-            log.info("stage-3 data: DAVIS 2017 train, %d videos in %s", len(davis), folder)
-            found += [(v, davis_repeat) for v in davis]
-            continue
-        youtube = _youtube_videos(folder)
-        if youtube:
-            log.info("stage-3 data: YouTube-VOS train, %d videos in %s", len(youtube), folder)
-            found += [(v, 1) for v in youtube]
+        if _is_davis(folder):
+            videos = davis.train_videos(folder, split="train", year=2017)
+            log.info("stage-3 data: DAVIS 2017 train, %d videos in %s", len(videos), folder)
+            found += [(v, davis_repeat) for v in videos]
+        else:
+            videos = youtube.train_videos(folder)
+            log.info("stage-3 data: YouTube-VOS train, %d videos in %s", len(videos), folder)
+            found += [(v, 1) for v in videos]
     if not found:
         raise InputError(
             f"no DAVIS 2017 (JPEGImages/480p + Annotations/480p) or YouTube-VOS "
@@ -229,6 +226,7 @@ def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[VideoRecord, in
 
 
 def _candidates(root: Path, depth: int = 3) -> list[Path]:
+    """Folders (root first, then a few levels down) that hold one of the two layouts."""
     out, level = [], [root]
     for _ in range(depth + 1):
         nxt = []
@@ -248,36 +246,3 @@ def _is_davis(folder: Path) -> bool:
 def _is_youtube(folder: Path) -> bool:
     train = folder / "train"
     return (train / "JPEGImages").is_dir() and (train / "Annotations").is_dir()
-
-
-def _paired(name: str, images: Path, annotations: Path, divisor: int) -> VideoRecord | None:
-    frames, masks = [], []
-    for image in sorted(images.glob("*.jpg")):
-        mask = annotations / f"{image.stem}.png"
-        if mask.is_file():
-            frames.append(image)
-            masks.append(mask)
-    return VideoRecord(name, tuple(frames), tuple(masks), divisor) if frames else None
-
-
-def _davis_videos(folder: Path) -> list[VideoRecord]:
-    if not _is_davis(folder):
-        return []
-    split = folder / "ImageSets" / "2017" / "train.txt"
-    images = folder / "JPEGImages" / "480p"
-    if split.is_file():
-        names = [n.strip() for n in split.read_text().splitlines() if n.strip()]
-    else:
-        names = sorted(p.name for p in images.iterdir() if p.is_dir())
-    videos = [_paired(n, images / n, folder / "Annotations" / "480p" / n, 1) for n in names]
-    return [v for v in videos if v is not None]
-
-
-def _youtube_videos(folder: Path) -> list[VideoRecord]:
-    if not _is_youtube(folder):
-        return []
-    images = folder / "train" / "JPEGImages"
-    annotations = folder / "train" / "Annotations"
-    names = sorted(p.name for p in images.iterdir() if p.is_dir())
-    videos = [_paired(n, images / n, annotations / n, 5) for n in names]
-    return [v for v in videos if v is not None]
