@@ -68,3 +68,15 @@ def test_class_labels_and_total_loss():
     assert terms.parts["p"] == 1.0
     assert {"ce_1", "ce_2", "boundary_1", "boundary_2", "total"} <= set(terms.parts)
     assert agg[0].grad is not None
+
+
+def test_mean_iou_monitor():
+    from gsfm.train.losses import mean_iou
+
+    labels = torch.zeros(1, 4, 4, dtype=torch.long)
+    labels[0, :2] = 1
+    perfect = F.one_hot(labels, 3).permute(0, 3, 1, 2).float()
+    assert mean_iou(perfect, labels, torch.tensor([[1.0, 0.0]])) == 1.0
+    half = perfect.clone()
+    half[0, :, 1] = torch.tensor([1.0, 0, 0])[:, None]  # row 1 predicted background
+    assert mean_iou(half, labels, torch.tensor([[1.0, 0.0]])) == 0.5

@@ -123,6 +123,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _differs(given: object, saved: object) -> bool:
+    """Whether a command-line value differs from the checkpoint's (lists vs tuples aside)."""
+    if isinstance(given, list):
+        given = tuple(given)
+    return given != saved
+
+
 def config_from_args(args: argparse.Namespace):
     """A TrainConfig (and the checkpoint to resume, if any) from parsed options."""
     from gsfm.train.checkpoint import load_checkpoint
@@ -137,7 +144,7 @@ def config_from_args(args: argparse.Namespace):
         payload = load_checkpoint(args.load_model)
         saved = TrainConfig.from_dict(payload["config"])
         ignored = [k for k in RECIPE_OPTIONS if getattr(args, k, None) not in (None, False)]
-        ignored = [k for k in ignored if getattr(args, k) != getattr(saved, k, None)]
+        ignored = [k for k in ignored if _differs(getattr(args, k), getattr(saved, k, None))]
         if ignored:
             log.warning(
                 "resuming: the recipe comes from the checkpoint; ignoring %s",

@@ -102,8 +102,30 @@ class GSFMLoss:
             total = total + ce + self.boundary_weight * bl
             parts[f"ce_{i}"] = float(ce.detach())
             parts[f"boundary_{i}"] = float(bl.detach())
+            parts[f"iou_{i}"] = mean_iou(logits.detach(), labels[:, i], selector)
         parts["total"] = float(total.detach())
+        parts["iou"] = sum(parts[f"iou_{i}"] for i in range(1, len(aggregated) + 1)) / max(
+            1, len(aggregated)
+        )
         return LossTerms(total, parts)
+
+
+def mean_iou(logits: Tensor, labels: Tensor, selector: Tensor) -> float:
+    """Mean IoU of the argmax prediction over the objects that exist (a training monitor).
+
+    logits [B, N+1, H, W], labels [B, H, W] (0 = background), selector [B, N]. An object absent
+    from both prediction and ground truth counts as 1.
+    """
+    with torch.no_grad():
+        pred = logits.argmax(dim=1)
+        n = logits.shape[1] - 1
+        ids = torch.arange(1, n + 1, device=logits.device).view(1, n, 1, 1)
+        p = pred.unsqueeze(1) == ids
+        g = labels.unsqueeze(1) == ids
+        inter = (p & g).flatten(2).sum(-1).float()
+        union = (p | g).flatten(2).sum(-1).float()
+        iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+        return float((iou * selector).sum() / selector.sum().clamp(min=1))
 
 
 def class_labels(masks: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,6 +175,7 @@ class Trainer:
         self.net.load_state_dict(payload["network"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
+        self.scheduler.milestones = Counter(self.scheduler.milestones)
         if payload.get("scaler"):
             self.scaler.load_state_dict(payload["scaler"])
         self.iteration = int(payload["iteration"])
@@ -345,7 +347,10 @@ def _worker_init(_: int) -> None:
 
 
 class _StopFlag:
-    """First Ctrl-C: stop at the end of the iteration (all ranks agree); second: at once."""
+    """First Ctrl-C (or SIGTERM, which torchrun sends its workers when it is interrupted):
+    stop at the end of the iteration, all ranks at the same one; a second one: at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.flag = False
@@ -353,20 +358,24 @@ class _StopFlag:
     @contextmanager
     def installed(self) -> Iterator[None]:
         try:
-            previous = signal.signal(signal.SIGINT, self._handle)
+            previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         except ValueError:  # not the main thread: leave signals alone
             yield
             return
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.flag:
             raise KeyboardInterrupt
         self.flag = True
-        log.warning("Ctrl-C: stopping after this iteration (again to abort without saving)")
+        log.warning(
+            "%s: stopping after this iteration (again to abort without saving)",
+            signal.Signals(signum).name,
+        )
 
     def requested(self, ctx: DistContext) -> bool:
         if not ctx.distributed:
@@ -385,6 +394,7 @@ class _Monitor:
         self.bar = None
         self.writer = None
         self.window: list[float] = []
+        self.ious: list[float] = []
         self.t0 = time.perf_counter()
         self.window_start = trainer.iteration
         if not enabled:
@@ -399,6 +409,7 @@ class _Monitor:
             unit="it",
             dynamic_ncols=True,
             mininterval=1.0,
+            disable=None,  # no bar when stderr is not a terminal (logs keep the log lines)
         )
         if cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -413,9 +424,12 @@ class _Monitor:
         tr = self.trainer
         it = tr.iteration
         self.window.append(terms.parts["total"])
+        self.ious.append(terms.parts["iou"])
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{terms.parts['total']:.4f}", refresh=False)
+            self.bar.set_postfix(
+                loss=f"{terms.parts['total']:.4f}", iou=f"{terms.parts['iou']:.3f}", refresh=False
+            )
         if self.writer is not None:
             for name, value in terms.parts.items():
                 self.writer.add_scalar(f"train/{name}", value, it)
@@ -427,17 +441,18 @@ class _Monitor:
             speed = (it - self.window_start) / max(now - self.t0, 1e-9)
             mean = sum(self.window) / max(1, len(self.window))
             log.info(
-                "it %d/%d loss %.4f lr %.3g p %.2f %.2f it/s",
+                "it %d/%d loss %.4f IoU %.3f lr %.3g p %.2f %.2f it/s",
                 it,
                 tr.cfg.iterations,
                 mean,
+                sum(self.ious) / max(1, len(self.ious)),
                 tr.scheduler.get_last_lr()[0],
                 terms.parts["p"],
                 speed,
             )
             if self.writer is not None:
                 self.writer.add_scalar("train/iterations_per_second", speed, it)
-            self.window, self.t0, self.window_start = [], now, it
+            self.window, self.ious, self.t0, self.window_start = [], [], now, it
 
     def close(self) -> None:
         if self.bar is not None:
