@@ -1,0 +1,379 @@
+"""`gsfm segment`: segment the objects of a video from their masks in one or more frames.
+
+Everything that can be checked before the network runs is checked first (output folder,
+input, masks, weights), so a bad argument costs nothing and writes nothing. Masks are written
+into a hidden staging folder beside `--out` and moved into place only when every frame is
+done: an error or Ctrl-C half-way leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gsfm.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from gsfm.data.masks import LabelMask
+    from gsfm.data.video import FrameSource
+    from gsfm.inference.predictor import VideoPredictor
+
+log = logging.getLogger(__name__)
+
+# Inputs longer than this get a memory cap unless --max-memory-frames says otherwise.
+LONG_INPUT_FRAMES = 500
+# 50 memory frames = 150 video frames at mem_every 3 (5-6 s of video): more than a DAVIS clip
+# ever stores (<= ~35 memory frames), so short clips are unaffected, while the memory and the
+# per-frame attention (T*h*w x h*w affinities) stay bounded (~0.5 GB of fp32 affinity for the
+# paper network at 480p) however long the input is.
+LONG_INPUT_CAP = 50
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")  # what gsfm.data.video writes
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `gsfm segment` on the dispatcher's subparsers."""
+    p = sub.add_parser(
+        "segment",
+        help="segment objects through a video from their first masks",
+        description=(
+            "Segment the objects of INPUT (a video file or a folder of JPEG/PNG frames) given "
+            "their masks in the first frame (or the frame where each appears). Writes one "
+            "palette PNG per frame into --out, with the palette of the given mask."
+        ),
+    )
+    p.add_argument("input", metavar="INPUT", type=Path, help="video file or folder of frames")
+    p.add_argument(
+        "--mask",
+        action="append",
+        type=Path,
+        required=True,
+        metavar="MASK.png",
+        help="mask PNG: palette with object ids, binary/grey (one object) or RGB (one object "
+        "per colour); repeat with --mask-frame for objects that appear later (a later "
+        "black-and-white mask is a new object; palette ids and RGB colours keep their object)",
+    )
+    p.add_argument(
+        "--mask-frame",
+        action="append",
+        metavar="K",
+        help="frame of each --mask: 0-based index or frame name (default: 0 for one mask)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--overlay", type=Path, metavar="FILE.mp4", help="also write an overlay video")
+    p.add_argument(
+        "--weights", default="gsfm-tiny", help="weights file or bundled name (default: gsfm-tiny)"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument(
+        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=480,
+        help="shorter side the network sees, masks are resized back; 0 = native (default: 480)",
+    )
+    p.add_argument(
+        "--max-memory-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"cap the memory at N frames; 0 = unbounded (default: unbounded, or "
+        f"{LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)",
+    )
+    p.add_argument("--top-k", type=int, default=50, help="memory top-k (default: 50)")
+    p.add_argument("--mem-every", type=int, default=3, help="memory frame every N (default: 3)")
+    p.add_argument(
+        "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="write into a non-empty --out / existing overlay"
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+@dataclass
+class GivenMask:
+    """One --mask resolved: its frame index and a label map of output ids."""
+
+    frame: int
+    labels: np.ndarray
+    path: Path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check everything, segment every frame into a staging folder, then move it into --out."""
+    from gsfm.data.video import open_frames
+
+    check_arguments(args)
+    check_output(args.out, args.overlay, args.overwrite)
+    source = open_frames(args.input)  # InputError when missing or unreadable
+    masks, palette = read_masks(args, source)
+    cap = memory_cap(args.max_memory_frames, len(source))
+    predictor = make_predictor(args, cap)
+
+    staging = make_staging(args.out)
+    try:
+        seconds = segment_into(staging, source, masks, palette, predictor, args.overlay)
+        publish(staging, args.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    frames, objects = len(source), len(predictor.object_ids)
+    rate = frames / seconds if seconds > 0 else float("inf")
+    print(
+        f"segmented {frames} frames, {objects} object{'s' * (objects != 1)} in "
+        f"{seconds:.1f} s ({rate:.2f} frames/s)"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Numbers in range and one --mask-frame per --mask (when more than one mask)."""
+    if args.size != 0 and args.size < 16:
+        raise InputError(f"--size must be 0 (native) or at least 16, got {args.size}")
+    cap = args.max_memory_frames
+    if cap is not None and cap != 0 and cap < 2:
+        raise InputError(f"--max-memory-frames must be 0 (unbounded) or at least 2, got {cap}")
+    if args.top_k < 1:
+        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
+    if args.mem_every < 1:
+        raise InputError(f"--mem-every must be at least 1, got {args.mem_every}")
+    if args.mask_frame is not None and len(args.mask_frame) != len(args.mask):
+        raise InputError(
+            f"{len(args.mask)} --mask but {len(args.mask_frame)} --mask-frame; give one "
+            "--mask-frame per --mask"
+        )
+    if args.mask_frame is None and len(args.mask) > 1:
+        raise InputError("several --mask need a --mask-frame each (the frame they belong to)")
+
+
+def check_output(out: Path, overlay: Path | None, overwrite: bool) -> None:
+    """Refuse to clobber anything, before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(
+            f"output folder {out} exists and is not empty; pass --overwrite to replace its "
+            "masks, or choose another --out"
+        )
+    if overlay is None:
+        return
+    if overlay.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(f"--overlay {overlay}: the name must end in {', '.join(VIDEO_SUFFIXES)}")
+    if overlay.is_dir():
+        raise OutputError(f"--overlay {overlay} is a folder")
+    if overlay.exists() and not overwrite:
+        raise OutputError(f"overlay video {overlay} exists; pass --overwrite to replace it")
+
+
+def memory_cap(requested: int | None, frames: int) -> int | None:
+    """The memory cap to use: as asked (0 = unbounded), or automatic for long inputs."""
+    if requested is not None:
+        return requested or None
+    if frames > LONG_INPUT_FRAMES:
+        log.info(
+            "long input (%d frames): memory capped at %d frames so that memory use stays flat "
+            "(--max-memory-frames 0 for unbounded)",
+            frames,
+            LONG_INPUT_CAP,
+        )
+        return LONG_INPUT_CAP
+    return None
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def frame_index(text: str, names: list[str]) -> int:
+    """A --mask-frame value: a 0-based index, or else a frame name (with or without suffix)."""
+    try:
+        index = int(text)
+    except ValueError:
+        stem = Path(text).stem
+        if stem in names:
+            return names.index(stem)
+        raise InputError(f"--mask-frame {text!r} is neither an index nor a frame name") from None
+    if not 0 <= index < len(names):
+        raise InputError(f"--mask-frame {index} is outside the input's {len(names)} frames")
+    return index
+
+
+def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[GivenMask], np.ndarray]:
+    """Read, size-check (or resize) every --mask and give its objects their output ids."""
+    from gsfm.data.masks import read_mask, resize_labels
+
+    height, width = source.size
+    frames = [frame_index(str(k), list(source.names)) for k in (args.mask_frame or ["0"])]
+    if len(set(frames)) != len(frames):
+        raise InputError("two --mask for the same frame; merge them into one mask")
+    palette: np.ndarray | None = None
+    masks: list[GivenMask] = []
+    for frame, path in sorted(zip(frames, args.mask)):
+        mask = read_mask(path)  # InputError: missing, unreadable, no object, antialiased
+        labels = mask.labels
+        if labels.shape != (height, width):
+            if not args.resize_mask:
+                raise InputError(
+                    f"mask {path} is {labels.shape[1]}x{labels.shape[0]} but the frames are "
+                    f"{width}x{height}; pass --resize-mask to resize it (nearest neighbour)"
+                )
+            labels = resize_labels(labels, (height, width))
+            if not labels.any():
+                raise InputError(f"mask {path} has no object left after resizing")
+        if palette is None:
+            palette = mask.palette.copy()
+        else:
+            tracked = {int(i) for m in masks for i in np.unique(m.labels) if i}
+            labels = later_mask_ids(labels, mask.palette, is_binary(path, mask), palette, tracked)
+        masks.append(GivenMask(frame, labels, path))
+    assert palette is not None
+    return masks, palette
+
+
+def is_binary(path: Path, mask: LabelMask) -> bool:
+    """A black-and-white/grey one-object mask (no ids or colours of its own)."""
+    from PIL import Image
+
+    from gsfm.data.masks import DAVIS_PALETTE
+
+    with Image.open(path) as img:
+        mode = img.mode
+    return (
+        mode not in ("P", "PA")
+        and mask.object_ids == [1]
+        and np.array_equal(mask.palette, DAVIS_PALETTE)
+    )
+
+
+def later_mask_ids(
+    labels: np.ndarray, colours: np.ndarray, binary: bool, palette: np.ndarray, tracked: set[int]
+) -> np.ndarray:
+    """Output ids for a mask after the first; `palette` (the output's) is updated in place.
+
+    Palette masks keep their ids (same id and colour = same object); RGB masks number their
+    colours per file, so a known colour maps to its object and a new colour gets a new id; a
+    black-and-white mask is a new object with the next free id.
+    """
+    out = labels.copy()
+    taken = set(tracked)
+    for i in (int(v) for v in np.unique(labels) if v):
+        colour = colours[i]
+        if binary:
+            target = min(set(range(1, 256)) - taken)
+        elif np.array_equal(palette[i], colour):
+            target = i
+        else:
+            known = sorted(j for j in tracked if np.array_equal(palette[j], colour))
+            target = (
+                known[0] if known else (i if i not in taken else min(set(range(1, 256)) - taken))
+            )
+            palette[target] = colour
+        taken.add(target)
+        out[labels == i] = target
+    return out
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
+    from gsfm.inference.predictor import VideoPredictor
+
+    return VideoPredictor.from_weights(
+        args.weights,
+        device=args.device,
+        top_k=args.top_k,
+        mem_every=args.mem_every,
+        max_memory_frames=cap,
+        size=args.size or None,
+        precision=args.precision,
+    )
+
+
+def make_staging(out: Path) -> Path:
+    """A hidden folder beside `out` (same file system, so publishing is a rename)."""
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as err:
+        raise OutputError(f"cannot write into {parent}: {err.strerror or err}") from None
+
+
+def segment_into(
+    staging: Path,
+    source: FrameSource,
+    masks: list[GivenMask],
+    palette: np.ndarray,
+    predictor: VideoPredictor,
+    overlay_path: Path | None,
+) -> float:
+    """Segment every frame into `staging` (PNGs named after the frames); returns seconds.
+
+    The overlay video is written by `VideoWriter` under a temporary name and renamed only
+    when the `with` block ends cleanly.
+    """
+    import contextlib
+
+    from tqdm import tqdm
+
+    from gsfm.data.masks import write_palette_png
+    from gsfm.data.overlay import overlay
+    from gsfm.data.video import VideoWriter
+
+    given = {m.frame: m.labels for m in masks}
+    total = len(source)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if overlay_path is not None:
+            writer = stack.enter_context(VideoWriter(overlay_path, fps=source.fps))
+        bar = stack.enter_context(
+            tqdm(total=total, unit="frame", desc="segment", file=sys.stderr, leave=False)
+        )
+        for index, (name, frame) in enumerate(source):
+            labels = predictor.step(frame, given.get(index), last_frame=index == total - 1)
+            try:
+                write_palette_png(staging / f"{name}.png", labels, palette)
+            except OSError as err:
+                raise OutputError(f"cannot write masks: {err.strerror or err}") from None
+            if writer is not None:
+                writer.write(overlay(frame, labels, palette))
+            bar.update(1)
+    return time.perf_counter() - start
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move the finished masks into `out`: one rename when `out` is new, else file by file
+    (with --overwrite, files of the same name are replaced and others are left alone).
+
+    Temporary files and folders are created private (0600/0700); the results get the
+    permissions of ordinary new files (umask applied).
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(staging, 0o777 & ~umask)
+        for path in staging.iterdir():
+            os.chmod(path, 0o666 & ~umask)
+        if not out.exists():
+            os.replace(staging, out)
+            return
+        for path in sorted(staging.iterdir()):
+            os.replace(path, out / path.name)
+    except OSError as err:
+        raise OutputError(f"cannot move the masks into {out}: {err.strerror or err}") from None
