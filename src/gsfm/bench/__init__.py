@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks (`gsfm bench`): whole-pipeline runs and a per-stage profile."""

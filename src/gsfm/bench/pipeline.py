@@ -1,0 +1,504 @@
+"""Whole-pipeline benchmark: frames per second, per-stage time and peak memory of a video.
+
+Each configuration (variant, frame size, clip length, objects, memory cap, device, precision)
+segments a procedural clip through the public `VideoPredictor` at the frames' own size (no
+resize), after a short warm-up. Stages are timed by wrapping the network's methods the engine
+calls (`encode_key`, `decode`, `encode_value`) and the engine's read-and-decode step; memory
+read = that step minus decoding, "other" = the frame's time minus all stages (aggregation,
+resizing, label maps).
+
+Peak memory: each configuration runs in a fresh subprocess so that peaks do not mix. On CPU it
+is the process's peak RSS (`ru_maxrss`) during the clip; the peak is reset after loading and
+warm-up (Linux `/proc/self/clear_refs`), and the growth is that peak minus the RSS before the
+clip. On CUDA it is `torch.cuda.max_memory_allocated` during the clip, minus what was
+allocated before it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import itertools
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gsfm.errors import GSFMError
+
+log = logging.getLogger(__name__)
+
+# Named frame sizes as (height, width): DAVIS 480p and a small size for long clips.
+SIZES: dict[str, tuple[int, int]] = {"480p": (480, 854), "small": (128, 224)}
+VARIANT_NAMES = ("gsfm", "gsfm-tiny")
+FULL_FRAMES = (50, 200, 1000)
+FULL_CAPS: tuple[int | None, ...] = (None, 20)
+DEFAULT_OBJECTS = 2
+DEFAULT_WARMUP = 2
+STAGES = ("encode", "memory_read", "decode", "value_encode", "other")
+# Frames drawn once per configuration and cycled: decoding/drawing cost is not the point.
+FRAME_POOL = 8
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One row of the benchmark."""
+
+    variant: str = "gsfm-tiny"
+    height: int = 128
+    width: int = 224
+    frames: int = 50
+    objects: int = DEFAULT_OBJECTS
+    cap: int | None = None  # memory cap in frames (None = unbounded)
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int | None = None  # torch threads (None = torch's default)
+    warmup: int = DEFAULT_WARMUP  # frames segmented (and discarded) before timing
+
+    @property
+    def size_label(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def describe(self) -> str:
+        cap = "no cap" if self.cap is None else f"cap {self.cap}"
+        return (
+            f"{self.variant} {self.size_label} {self.frames} frames {self.objects} obj {cap} "
+            f"{self.device} {self.precision}"
+        )
+
+
+def default_configs(
+    device: str,
+    objects: Sequence[int] = (DEFAULT_OBJECTS,),
+    precisions: Sequence[str] = ("fp32",),
+    threads: int | None = None,
+    warmup: int = DEFAULT_WARMUP,
+) -> list[PipelineConfig]:
+    """The default rows: what fits in a few minutes on a 2-core CPU.
+
+    - gsfm @ 480p: 5 frames (speed only; the paper network runs at ~0.1-0.3 frames/s there);
+    - gsfm-tiny @ 480p: 50 frames;
+    - gsfm-tiny @ small (224x128): 50 frames, and 200 and 1000 frames with and without a
+      20-frame memory cap (a 50-frame clip stores 17 memory frames, so a cap of 20 changes
+      nothing there).
+    """
+    h480, w480 = SIZES["480p"]
+    hs, ws = SIZES["small"]
+    rows = [
+        ("gsfm", h480, w480, 5, None),
+        ("gsfm-tiny", h480, w480, 50, None),
+        ("gsfm-tiny", hs, ws, 50, None),
+        ("gsfm-tiny", hs, ws, 200, None),
+        ("gsfm-tiny", hs, ws, 200, 20),
+        ("gsfm-tiny", hs, ws, 1000, None),
+        ("gsfm-tiny", hs, ws, 1000, 20),
+    ]
+    return [
+        PipelineConfig(v, h, w, f, n, c, device, p, threads, warmup)
+        for (v, h, w, f, c), n, p in itertools.product(rows, objects, precisions)
+    ]
+
+
+def grid_configs(
+    devices: Sequence[str],
+    variants: Sequence[str] = VARIANT_NAMES,
+    sizes: Sequence[tuple[int, int]] = tuple(SIZES.values()),
+    frames: Sequence[int] = FULL_FRAMES,
+    caps: Sequence[int | None] = FULL_CAPS,
+    objects: Sequence[int] = (DEFAULT_OBJECTS,),
+    precisions: Sequence[str] = ("fp32",),
+    threads: int | None = None,
+    warmup: int = DEFAULT_WARMUP,
+) -> list[PipelineConfig]:
+    """Every combination of the given values (the `--full` grid by default)."""
+    return [
+        PipelineConfig(v, h, w, f, n, c, d, p, threads, warmup)
+        for d, v, (h, w), f, n, c, p in itertools.product(
+            devices, variants, sizes, frames, objects, caps, precisions
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- one row
+
+
+def weights_source(variant: str) -> str:
+    """The bundled weights of a variant when shipped, else an untrained network of it."""
+    from gsfm.model.weights import bundled_names
+
+    return variant if variant in bundled_names() else f"random:{variant}"
+
+
+def make_frames(
+    height: int, width: int, objects: int, pool: int = FRAME_POOL, seed: int = 0
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """A few procedural frames (HxWx3 uint8) and a first label map holding every object."""
+    from gsfm.data.synthetic import make_clip
+
+    clip = make_clip(seed, pool, height, width, objects, appear=[0] * objects)
+    first = clip.masks[0].copy()
+    # An object hidden behind another in frame 0 would not be tracked: give it a small box.
+    for i in range(1, objects + 1):
+        if not (first == i).any():
+            top = (i - 1) * height // max(objects, 1)
+            bottom = max(top + 2, top + height // (2 * max(objects, 1)))
+            first[top:bottom, : max(2, width // 8)] = i
+    return list(clip.frames), first
+
+
+def cycled(frames: Sequence[np.ndarray], count: int) -> Iterator[np.ndarray]:
+    """`count` frames going back and forth through the pool (smooth, like a video)."""
+    order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1)) or [0]
+    for i in range(count):
+        yield frames[order[i % len(order)]]
+
+
+class StageTimers:
+    """Wall time spent in each network stage, by wrapping the methods the engine calls.
+
+    The wrappers are instance attributes (the class and the engine code are untouched); on
+    CUDA they synchronise before and after each call so the time lands in the right stage.
+    """
+
+    def __init__(self, engine: Any, device: torch.device) -> None:
+        self.device = device
+        self.seconds: dict[str, float] = {}
+        self._restore: list[tuple[Any, str]] = []
+        self._wrapped: set[str] = set()
+        net = engine.network
+        self._wrap(net, "encode_key", "encode")
+        self._wrap(net, "decode", "decode")
+        self._wrap(net, "encode_value", "value_encode")
+        # The engine's memory read is inline in its read-and-decode step.
+        if hasattr(engine, "_predict"):
+            self._wrap(engine, "_predict", "read_and_decode")
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds = dict.fromkeys(("encode", "decode", "value_encode", "read_and_decode"), 0.0)
+
+    def restore(self) -> None:
+        """Remove the wrappers."""
+        for obj, attr in self._restore:
+            delattr(obj, attr)
+        self._restore.clear()
+        self._wrapped.clear()
+
+    def per_stage(self, total: float) -> dict[str, float | None]:
+        """Seconds per stage over the timed frames (memory read and "other" derived)."""
+        s = self.seconds
+        read = s["read_and_decode"] - s["decode"] if "read_and_decode" in self._wrapped else None
+        out: dict[str, float | None] = {
+            "encode": s["encode"],
+            "memory_read": read,
+            "decode": s["decode"],
+            "value_encode": s["value_encode"],
+        }
+        out["other"] = total - sum(v for v in out.values() if v is not None)
+        return out
+
+    def _wrap(self, obj: Any, attr: str, stage: str) -> None:
+        original: Callable[..., Any] = getattr(obj, attr)
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else _no_sync
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            sync()
+            start = time.perf_counter()
+            out = original(*args, **kwargs)
+            sync()
+            self.seconds[stage] += time.perf_counter() - start
+            return out
+
+        setattr(obj, attr, timed)
+        self._restore.append((obj, attr))
+        self._wrapped.add(stage)
+
+
+def _no_sync() -> None:
+    pass
+
+
+def current_rss_bytes() -> int | None:
+    """Resident set size now (Linux /proc/self/statm), None where unknown."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS (`ru_maxrss`: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def vm_hwm_bytes() -> int | None:
+    """The memory map's RSS high-water mark (Linux VmHWM), None where unknown.
+
+    `ru_maxrss` reads the same mark but also keeps the peaks of threads that have exited,
+    which a reset cannot clear; where both exist, the smaller is this process's true peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark (Linux >= 4.0); False where not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure_config(config: PipelineConfig) -> dict[str, Any]:
+    """Run one configuration in this process and return its row (see `run_configs`)."""
+    from gsfm.inference.device import resolve_device
+    from gsfm.inference.predictor import VideoPredictor
+    from gsfm.model.weights import load_network
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    source = weights_source(config.variant)
+    network, info = load_network(source, device)
+    predictor = VideoPredictor(
+        network,
+        device=device,
+        info=info,
+        size=None,
+        max_memory_frames=config.cap,
+        precision=config.precision,
+    )
+    pool, first_mask = make_frames(config.height, config.width, config.objects)
+    timers = StageTimers(predictor.engine, device)
+
+    def segment(count: int) -> int:
+        done = 0
+        for _ in predictor.segment(cycled(pool, count), first_mask):
+            done += 1
+        return done
+
+    if config.warmup > 0:
+        segment(config.warmup)
+    predictor.reset()
+    timers.reset()
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device)
+        peak_reset = True
+    else:
+        peak_reset = reset_peak_rss()
+        baseline = current_rss_bytes() or peak_rss_bytes()
+
+    start = time.perf_counter()
+    done = segment(config.frames)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device)
+        memory_kind = "cuda max_memory_allocated"
+    else:
+        peak = peak_rss_bytes()
+        hwm = vm_hwm_bytes()
+        if hwm is not None:
+            peak = min(peak, hwm)
+        memory_kind = "peak RSS" if peak_reset else "peak RSS (process lifetime)"
+    stages = timers.per_stage(seconds)
+    timers.restore()
+    mib = 2**20
+    row = asdict(config)
+    row.update(
+        size=config.size_label,
+        weights=info.source,
+        parameters=info.parameters,
+        frames_done=done,
+        seconds=seconds,
+        fps=done / seconds if seconds > 0 else 0.0,
+        seconds_per_frame=seconds / done if done else 0.0,
+        stage_ms_per_frame={
+            k: (None if v is None else 1000.0 * v / max(done, 1)) for k, v in stages.items()
+        },
+        memory_kind=memory_kind,
+        peak_memory_mb=peak / mib,
+        baseline_memory_mb=baseline / mib,
+        memory_growth_mb=max(0, peak - baseline) / mib,
+        memory_frames=predictor.engine.memory_frames,
+        memory_bank_mb=predictor.engine.bank.nbytes() / mib,
+        error=None,
+    )
+    return row
+
+
+# ----------------------------------------------------------------------------- many rows
+
+
+def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> dict[str, Any]:
+    """`measure_config` in a fresh Python process (its own peak memory); failures -> a row
+    whose `error` says what went wrong (CUDA out of memory, killed, ...)."""
+    import gsfm
+
+    src = str(Path(gsfm.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix="gsfm-bench-") as tmp:
+        out = Path(tmp) / "row.json"
+        command = [
+            sys.executable,
+            "-m",
+            "gsfm.bench._worker",
+            json.dumps(asdict(config)),
+            str(out),
+        ]
+        try:
+            proc = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return _failed(config, f"timed out after {timeout:.0f} s")
+        if proc.stderr.strip():
+            log.debug("worker stderr:\n%s", proc.stderr.rstrip())
+        if out.is_file():
+            return json.loads(out.read_text())
+        tail = proc.stderr.strip().splitlines()[-1:] or [""]
+        why = f"worker exited with {proc.returncode}"
+        if proc.returncode < 0:
+            why += " (killed; out of memory?)"
+        return _failed(config, f"{why}: {tail[0][:300]}".rstrip(": "))
+
+
+def _failed(config: PipelineConfig, error: str) -> dict[str, Any]:
+    row = asdict(config)
+    row.update(size=config.size_label, error=error)
+    return row
+
+
+def run_configs(
+    configs: Sequence[PipelineConfig],
+    isolate: bool = True,
+    progress: Callable[[int, int, PipelineConfig, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure each configuration (each in its own process when `isolate`)."""
+    rows = []
+    for i, config in enumerate(configs):
+        log.info("[%d/%d] %s", i + 1, len(configs), config.describe())
+        if isolate:
+            row = measure_isolated(config)
+        else:
+            try:
+                row = measure_config(config)
+            except (GSFMError, RuntimeError) as exc:
+                row = _failed(config, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        if row.get("error"):
+            log.warning("%s failed: %s", config.describe(), row["error"])
+        else:
+            log.info(
+                "%s: %.2f frames/s, peak %.0f MiB",
+                config.describe(),
+                row["fps"],
+                row["peak_memory_mb"],
+            )
+        rows.append(row)
+        if progress is not None:
+            progress(i, len(configs), config, row)
+    return rows
+
+
+@dataclass
+class PipelineReport:
+    """Rows plus the machine and settings that produced them (what goes into the JSON)."""
+
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "benchmark": "gsfm pipeline",
+            "schema": 1,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": self.machine,
+            "settings": self.settings,
+            "rows": self.rows,
+        }
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a fixed-width text table (one line per configuration)."""
+    from gsfm.bench.report import text_table
+
+    header = [
+        "device",
+        "variant",
+        "size",
+        "frames",
+        "obj",
+        "cap",
+        "prec",
+        "fps",
+        "s/frame",
+        "encode",
+        "read",
+        "decode",
+        "value",
+        "other",
+        "peak MiB",
+        "growth",
+        "mem fr",
+    ]
+    body = []
+    for r in rows:
+        first = [
+            r["device"],
+            r["variant"],
+            r["size"],
+            str(r["frames"]),
+            str(r["objects"]),
+            "-" if r["cap"] is None else str(r["cap"]),
+            r["precision"],
+        ]
+        if r.get("error"):
+            body.append([*first, f"failed: {r['error']}"])
+            continue
+        ms = r["stage_ms_per_frame"]
+        body.append(
+            [
+                *first,
+                f"{r['fps']:.2f}",
+                f"{r['seconds_per_frame']:.3f}",
+                *(_ms(ms.get(k)) for k in STAGES),
+                f"{r['peak_memory_mb']:.0f}",
+                f"{r['memory_growth_mb']:.0f}",
+                str(r["memory_frames"]),
+            ]
+        )
+    return text_table(header, body)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"

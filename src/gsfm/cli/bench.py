@@ -1,0 +1,307 @@
+"""`gsfm bench`: speed and memory of the whole pipeline, or (`--profile`) a per-stage profile.
+
+Without grid options the pipeline benchmark runs a fixed set of rows that finishes in a few
+minutes on a 2-core CPU (see `gsfm.bench.pipeline.default_configs`); on CUDA it runs the whole
+grid. `--full`, or any of --variants/--sizes/--frames/--cap, runs the grid (every
+combination; unspecified options take the full grid's values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from gsfm.errors import InputError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DESCRIPTION = """\
+Pipeline benchmark (default): frames per second, time per stage (key encoding, memory read,
+decoding, value encoding; ms per frame) and peak memory (CPU: peak RSS of a fresh process per
+row; CUDA: max_memory_allocated) for procedural clips with 2 objects, at the frames' own size.
+Default rows on CPU: gsfm (untrained) at 854x480 for 5 frames; gsfm-tiny at 854x480 for 50
+frames; gsfm-tiny at 224x128 for 50 frames, and for 200 and 1000 frames with and without a
+20-frame memory cap. On CUDA, and with --full, every combination of variants {gsfm,
+gsfm-tiny}, sizes {854x480, 224x128}, frames {50, 200, 1000} and cap {none, 20}.
+
+Profile (--profile): FLOPs, seconds and GFLOP/s per stage of one frame of the paper network
+(untrained) at 854x480 with 1, 2 and 5 objects in fp32 and bf16, and the pipeline's share of
+a matmul peak measured in the same run at the same precision.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `gsfm bench` on the dispatcher's subparsers."""
+    p = sub.add_parser(
+        "bench",
+        help="speed and memory benchmark (--profile: FLOPs per stage)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--profile", action="store_true", help="per-stage FLOPs/seconds profile")
+    p.add_argument("--full", action="store_true", help="pipeline: run the whole grid")
+    p.add_argument(
+        "--variants", help="comma list of gsfm, gsfm-tiny (profile default: gsfm; pipeline: both)"
+    )
+    p.add_argument(
+        "--sizes",
+        help="comma list of WxH or names 480p (854x480), small (224x128) "
+        "(profile default: 480p; pipeline: both)",
+    )
+    p.add_argument("--frames", help="pipeline: comma list of clip lengths (grid: 50,200,1000)")
+    p.add_argument(
+        "--objects", help="comma list of object counts (pipeline default: 2; profile: 1,2,5)"
+    )
+    p.add_argument(
+        "--cap",
+        help="pipeline: comma list of memory caps in frames, 'none' = unbounded (grid: none,20)",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda or a comma list; auto = cpu, and cuda when present (default: auto)",
+    )
+    p.add_argument(
+        "--precision",
+        help="comma list of fp32, bf16, fp16 (pipeline default: fp32; profile: fp32,bf16)",
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--warmup", type=int, default=2, help="pipeline: frames run before timing (default: 2)"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=1, help="profile: timed runs per stage (default: 1)"
+    )
+    p.add_argument(
+        "--memory-frames",
+        type=int,
+        default=10,
+        help="profile: memory frames the read attends to (default: 10)",
+    )
+    p.add_argument(
+        "--peak-seconds",
+        type=float,
+        default=2.0,
+        help="profile: seconds spent measuring the matmul peak per precision (default: 2)",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="pipeline: run rows in this process (faster start; peak memory then mixes rows)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="results file (default: bench.json, or bench-profile.json with --profile)",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def parse_list(text: str | None, item: Callable[[str], T], option: str) -> list[T] | None:
+    """A comma list (None when the option was not given); bad items are an InputError."""
+    if text is None:
+        return None
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            values.append(item(part))
+        except ValueError as exc:
+            raise InputError(f"--{option}: {exc}") from None
+    if not values:
+        raise InputError(f"--{option} is empty")
+    return values
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'480p', 'small' or 'WxH' -> (height, width)."""
+    from gsfm.bench.pipeline import SIZES
+
+    if text.lower() in SIZES:
+        return SIZES[text.lower()]
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not WxH (e.g. 854x480) or one of {sorted(SIZES)}") from None
+    if width < 16 or height < 16:
+        raise ValueError(f"{text!r}: both sides must be at least 16 pixels")
+    return height, width
+
+
+def parse_variant(text: str) -> str:
+    from gsfm.bench.pipeline import VARIANT_NAMES
+
+    if text not in VARIANT_NAMES:
+        raise ValueError(f"unknown variant {text!r}; choose from {', '.join(VARIANT_NAMES)}")
+    return text
+
+
+def parse_cap(text: str) -> int | None:
+    if text.lower() in ("none", "0", "off"):
+        return None
+    cap = int(text)
+    if cap < 2:
+        raise ValueError(f"a memory cap must be at least 2 frames (or none), got {cap}")
+    return cap
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a positive number, got {value}")
+    return value
+
+
+def parse_precision(text: str) -> str:
+    from gsfm.inference.device import PRECISIONS
+
+    if text not in PRECISIONS:
+        raise ValueError(f"unknown precision {text!r}; choose from {', '.join(PRECISIONS)}")
+    return text
+
+
+def resolve_devices(text: str) -> list[str]:
+    """'auto' -> cpu (+ cuda when present); otherwise each name checked by resolve_device."""
+    import torch
+
+    from gsfm.inference.device import resolve_device
+
+    names = [p.strip() for p in text.split(",") if p.strip()] or ["auto"]
+    devices: list[str] = []
+    for name in names:
+        if name == "auto":
+            found = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        else:
+            found = [str(resolve_device(name))]  # GSFMError for unknown/unavailable devices
+        devices += [d for d in found if d not in devices]
+    return devices
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline benchmark or the profile, print its table, write its JSON."""
+    import torch
+
+    from gsfm.inference.device import check_precision
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    if args.warmup < 0 or args.repeats < 1 or args.memory_frames < 1:
+        raise InputError("--warmup must be >= 0, --repeats and --memory-frames >= 1")
+    devices = resolve_devices(args.device)
+    variants = parse_list(args.variants, parse_variant, "variants")
+    sizes = parse_list(args.sizes, parse_size, "sizes")
+    objects = parse_list(args.objects, positive_int, "objects")
+    precisions = parse_list(args.precision, parse_precision, "precision")
+    for precision in precisions or []:
+        for device in devices:
+            check_precision(precision, torch.device(device))
+    if args.profile:
+        return run_profile(args, devices, variants, sizes, objects, precisions)
+    frames = parse_list(args.frames, positive_int, "frames")
+    caps = parse_list(args.cap, parse_cap, "cap")
+    return run_pipeline(args, devices, variants, sizes, frames, objects, caps, precisions)
+
+
+def run_pipeline(
+    args: argparse.Namespace,
+    devices: Sequence[str],
+    variants: list[str] | None,
+    sizes: list[tuple[int, int]] | None,
+    frames: list[int] | None,
+    objects: list[int] | None,
+    caps: list[int | None] | None,
+    precisions: list[str] | None,
+) -> int:
+    from gsfm.bench import pipeline as pl
+    from gsfm.bench.machine import describe_machine, machine_line
+    from gsfm.bench.report import write_json
+
+    objects = objects or [pl.DEFAULT_OBJECTS]
+    precisions = precisions or ["fp32"]
+    grid_given = any(v is not None for v in (variants, sizes, frames, caps))
+    configs: list[pl.PipelineConfig] = []
+    for device in devices:
+        if args.full or grid_given or device != "cpu":
+            configs += pl.grid_configs(
+                [device],
+                variants or pl.VARIANT_NAMES,
+                sizes or list(pl.SIZES.values()),
+                frames or pl.FULL_FRAMES,
+                caps if caps is not None else pl.FULL_CAPS,
+                objects,
+                precisions,
+                args.threads,
+                args.warmup,
+            )
+        else:
+            configs += pl.default_configs(device, objects, precisions, args.threads, args.warmup)
+    machine = describe_machine()
+    report = pl.PipelineReport(
+        machine=machine,
+        settings={
+            "rows": "full grid" if (args.full or grid_given) else "default set",
+            "devices": list(devices),
+            "isolated_processes": not args.in_process,
+            "warmup_frames": args.warmup,
+            "frames": "procedural (gsfm.data.synthetic.make_clip), 8 frames cycled",
+            "engine": "VideoPredictor, native size (no resize), top_k 50, mem_every 3",
+            "stage_times": "ms per frame, over the timed frames",
+        },
+    )
+    path = args.json or Path("bench.json")
+    report.rows = pl.run_configs(configs, isolate=not args.in_process)
+    write_json(path, report.to_dict())
+    print(f"gsfm bench: {machine_line(machine)}")
+    print("stage columns: ms per frame; peak/growth: MiB (CPU peak RSS, CUDA max allocated)")
+    print(pl.format_table(report.rows))
+    print(f"results written to {path}")
+    failed = sum(1 for r in report.rows if r.get("error"))
+    if failed:
+        log.warning("%d of %d configurations failed (see the table)", failed, len(report.rows))
+    return 0
+
+
+def run_profile(
+    args: argparse.Namespace,
+    devices: Sequence[str],
+    variants: list[str] | None,
+    sizes: list[tuple[int, int]] | None,
+    objects: list[int] | None,
+    precisions: list[str] | None,
+) -> int:
+    from gsfm.bench.profile import format_profile
+    from gsfm.bench.profile import run_profile as profile
+    from gsfm.bench.report import write_json
+
+    report = profile(
+        devices,
+        variants or ["gsfm"],
+        sizes or [(480, 854)],
+        objects or [1, 2, 5],
+        precisions or ["fp32", "bf16"],
+        memory_frames=args.memory_frames,
+        repeats=args.repeats,
+        peak_seconds=args.peak_seconds,
+    )
+    path = args.json or Path("bench-profile.json")
+    write_json(path, report.to_dict())
+    print("gsfm bench --profile")
+    print(format_profile(report))
+    print(f"results written to {path}")
+    return 0
