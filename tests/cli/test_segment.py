@@ -269,6 +269,8 @@ def test_bad_output_and_weights(tmp_path, inputs, capsys):
     out.mkdir()
     (out / "x.png").write_bytes(b"")
     fails(capsys, [*args, "--out", str(out), *WEIGHTS], "not empty", "--overwrite")
+    same = ["--out", str(inputs["frames"]), "--overwrite", *WEIGHTS]
+    fails(capsys, [*args, *same], "input folder")
     fresh = ["--out", str(tmp_path / "fresh"), "--device", "cpu", "--size", "0"]
     fails(capsys, [*args, *fresh, "--weights", str(tmp_path / "w.safetensors")], "not found")
     junk = tmp_path / "junk.pth"

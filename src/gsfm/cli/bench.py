@@ -212,6 +212,10 @@ def run(args: argparse.Namespace) -> int:
         for device in devices:
             check_precision(precision, torch.device(device))
     if args.profile:
+        ignored = [o for o in ("frames", "cap") if getattr(args, o) is not None]
+        ignored += ["full"] * args.full + ["in-process"] * args.in_process
+        if ignored:
+            log.warning("--profile ignores --%s", ", --".join(ignored))
         return run_profile(args, devices, variants, sizes, objects, precisions)
     frames = parse_list(args.frames, positive_int, "frames")
     caps = parse_list(args.cap, parse_cap, "cap")

@@ -17,6 +17,7 @@ from gsfm.errors import InputError, OutputError
 # command -> module defining add_subcommand(subparsers); modules not built yet are skipped.
 SUBCOMMANDS = {
     "fixture": "gsfm.cli.data",
+    "benchmark": "gsfm.cli.data_benchmark",
 }
 
 

@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     from gsfm.data.video import open_frames
 
     check_arguments(args)
+    if args.input.is_dir() and args.out.exists() and args.out.samefile(args.input):
+        raise OutputError("--out is the input folder; write the masks to another folder")
     check_output(args.out, args.overlay, args.overwrite)
     source = open_frames(args.input)  # InputError when missing or unreadable
     masks, palette = read_masks(args, source)

@@ -1,0 +1,86 @@
+"""`gsfm data benchmark`: write the held-out procedural benchmark in the DAVIS 2017 layout."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from gsfm.cli.data import _size
+from gsfm.errors import InputError, OutputError
+
+log = logging.getLogger(__name__)
+
+
+def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `gsfm data benchmark` on `gsfm data`'s subparsers."""
+    from gsfm.data import benchmark as B
+
+    p = nested.add_parser(
+        "benchmark",
+        help="write the held-out procedural benchmark (DAVIS 2017 layout)",
+        description=(
+            "Write the held-out procedural benchmark: videos of 1-3 photo-textured objects with "
+            "occlusions, scale changes and look-alike distractors, every frame annotated, in the "
+            "DAVIS 2017 layout (split 'val'), so that `gsfm infer --dataset davis2017 --root "
+            "DIR` and `gsfm evaluate --dataset davis2017 --root DIR` work on it. Its seeds "
+            f"({B.HELD_OUT_SEEDS.start:_}..{B.HELD_OUT_SEEDS.stop - 1:_}) are never used in "
+            "training; the same arguments always write the same dataset."
+        ),
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder to write the dataset into")
+    p.add_argument(
+        "--videos",
+        type=int,
+        default=B.DEFAULT_VIDEOS,
+        help=f"number of videos (default: {B.DEFAULT_VIDEOS})",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=B.DEFAULT_FRAMES,
+        help=f"frames per video, at least 3 (default: {B.DEFAULT_FRAMES})",
+    )
+    height, width = B.DEFAULT_SIZE
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=B.DEFAULT_SIZE,
+        help=f"frame size HxW (default: {height}x{width})",
+    )
+    p.add_argument("--overwrite", action="store_true", help="write into a folder that is not empty")
+    p.set_defaults(data_run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments and the folder, then write the dataset."""
+    from gsfm.data.benchmark import MAX_BENCHMARK_VIDEOS, write_benchmark
+
+    if not 1 <= args.videos <= MAX_BENCHMARK_VIDEOS:
+        raise InputError(f"--videos must be in 1..{MAX_BENCHMARK_VIDEOS}, got {args.videos}")
+    if args.frames < 3:
+        raise InputError(
+            f"--frames must be at least 3 (first and last frames are not scored), got {args.frames}"
+        )
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise OutputError(f"--out {out} is not empty; pass --overwrite to write into it anyway")
+
+    def progress(done: int, total: int) -> None:
+        log.info("video %d/%d written", done, total)
+
+    try:
+        write_benchmark(
+            out, videos=args.videos, frames=args.frames, size=args.size, progress=progress
+        )
+    except OSError as exc:
+        raise OutputError(f"cannot write the benchmark under {out}: {exc}") from exc
+    height, width = args.size
+    print(
+        f"wrote the held-out benchmark: {args.videos} videos x {args.frames} frames of "
+        f"{width}x{height} to {out} (DAVIS 2017 layout, split val)"
+    )
+    return 0

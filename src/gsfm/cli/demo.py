@@ -1,0 +1,307 @@
+"""`gsfm demo`: segment the bundled sample clip with the bundled model and score it.
+
+The sample clip (`gsfm/assets/sample/`: clip.mp4, first_mask.png, masks/ with the ground truth
+of every frame) is a held-out procedural scene that no training run has seen (seed 10_000_000,
+see `gsfm.data.benchmark`). The demo writes what `gsfm segment` would (palette PNGs, an overlay
+video) plus a contact sheet, and scores the masks the DAVIS way: per object, every frame except
+the first (given) and the last, J&F = (mean J + mean F) / 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gsfm.errors import InputError, OutputError, WeightsError
+
+if TYPE_CHECKING:
+    from gsfm.data.video import FrameSource
+    from gsfm.inference.predictor import VideoPredictor
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT = Path("outputs/demo")
+DEFAULT_WEIGHTS = "gsfm-tiny"
+SHEET_FRAMES = 6  # frames shown on the contact sheet, evenly spaced, first and last included
+SHEET_COLUMNS = 3
+MASKS_DIR = "masks"
+OVERLAY_NAME = "overlay.mp4"
+SHEET_NAME = "contact_sheet.png"
+
+
+def sample_dir() -> Path:
+    """Where the bundled sample clip is installed (a function so tests can swap the clip)."""
+    return Path(str(resources.files("gsfm"))) / "assets" / "sample"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `gsfm demo` on the dispatcher's subparsers."""
+    p = sub.add_parser(
+        "demo",
+        help="segment the bundled sample clip and print its J&F",
+        description=(
+            "Segment the bundled sample clip (48 frames, 3 objects, given in the first frame) "
+            "with the bundled model; write the masks, an overlay video and a contact sheet, and "
+            "print J&F against the clip's ground truth (DAVIS protocol) and the time taken."
+        ),
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"output folder; its earlier demo outputs are replaced (default: {DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.set_defaults(func=run)
+    return p
+
+
+@dataclass
+class Sample:
+    """The bundled clip's files."""
+
+    video: Path
+    first_mask: Path
+    masks: list[Path]
+
+
+@dataclass
+class Scores:
+    """DAVIS scores of one run: per object id (J mean, F mean), and their means."""
+
+    per_object: dict[int, tuple[float, float]]
+
+    @property
+    def j(self) -> float:
+        return float(np.mean([j for j, _ in self.per_object.values()]))
+
+    @property
+    def f(self) -> float:
+        return float(np.mean([f for _, f in self.per_object.values()]))
+
+    @property
+    def jf(self) -> float:
+        return (self.j + self.f) / 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check, load, segment, score, print."""
+    start = time.perf_counter()
+    sample = find_sample(sample_dir())
+    check_output(args.out)
+    predictor = load_predictor(args.weights, args.device)
+
+    from gsfm.data.masks import read_mask
+    from gsfm.data.video import open_frames
+
+    source = open_frames(sample.video)
+    first = read_mask(sample.first_mask)
+    if len(source) != len(sample.masks):
+        raise InputError(
+            f"the sample clip has {len(source)} frames but {len(sample.masks)} ground-truth "
+            "masks; reinstall gsfm or run scripts/make_sample_clip.py"
+        )
+    if first.labels.shape != source.size:
+        raise InputError(f"the sample's first mask does not match its {source.size} frames")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=args.out))
+    try:
+        predictions, sheet_images, seconds = segment(
+            source, first.labels, first.palette, predictor, staging
+        )
+        gt = np.stack([read_mask_ids(p) for p in sample.masks])
+        scores = score(gt, predictions, first.object_ids)
+        paths = publish(staging, args.out, sheet_images)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    total = time.perf_counter() - start
+    frames, (height, width) = len(source), source.size
+    weights = predictor.info.source if predictor.info is not None else args.weights
+    print(
+        f"sample clip: {frames} frames of {width}x{height}, {len(first.object_ids)} objects; "
+        f"weights {weights} on {predictor.device}"
+    )
+    per_object = ", ".join(f"{k}: {(j + f) / 2:.3f}" for k, (j, f) in scores.per_object.items())
+    print(
+        f"J&F {scores.jf:.3f} (J {scores.j:.3f}, F {scores.f:.3f}; per object {per_object}; "
+        "first and last frames not scored)"
+    )
+    if str(args.weights).startswith("random:"):
+        print("note: an untrained network; these scores are a floor, not the model's")
+    print(f"masks:   {paths[0]} ({frames} palette PNGs)")
+    print(f"overlay: {paths[1]}")
+    print(f"sheet:   {paths[2]}")
+    print(
+        f"time:    {total:.1f} s in all, segmentation {seconds:.1f} s "
+        f"({frames / max(seconds, 1e-9):.1f} frames/s)"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def find_sample(folder: Path) -> Sample:
+    """The sample's files, or an InputError saying the installation is incomplete."""
+    video, first, masks = folder / "clip.mp4", folder / "first_mask.png", folder / MASKS_DIR
+    missing = [p for p in (video, first, masks) if not p.exists()]
+    if missing:
+        raise InputError(
+            f"the bundled sample clip is incomplete ({', '.join(str(p) for p in missing)} "
+            "missing); reinstall gsfm, or regenerate it with scripts/make_sample_clip.py"
+        )
+    return Sample(video, first, sorted(masks.glob("*.png")))
+
+
+def check_output(out: Path) -> None:
+    """--out must be a folder (or not exist yet); its earlier demo outputs get replaced."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a folder")
+    for name in (OVERLAY_NAME, SHEET_NAME):
+        if (out / name).is_dir():
+            raise OutputError(f"{out / name} is a folder; remove it or choose another --out")
+    if (out / MASKS_DIR).exists() and not (out / MASKS_DIR).is_dir():
+        raise OutputError(f"{out / MASKS_DIR} is a file; remove it or choose another --out")
+
+
+def load_predictor(weights: str, device: str) -> VideoPredictor:
+    """The predictor at the clip's native size; a missing bundled model is a WeightsError
+    that says how to run the demo anyway."""
+    import torch
+
+    from gsfm.inference.predictor import VideoPredictor
+    from gsfm.model.variants import VARIANTS
+    from gsfm.model.weights import bundled_names
+
+    if weights in VARIANTS and weights not in bundled_names():
+        raise WeightsError(
+            f"the bundled {weights} weights are not installed (gsfm/assets/weights/"
+            f"{weights}.safetensors); pass --weights FILE, or --weights random:{weights} to run "
+            "the demo with an untrained network"
+        )
+    torch.manual_seed(0)  # random:<variant> networks come from the global seed: same demo
+    return VideoPredictor.from_weights(weights, device=device, size=None)
+
+
+# ----------------------------------------------------------------------------- work
+
+
+def segment(
+    source: FrameSource,
+    first: np.ndarray,
+    palette: np.ndarray,
+    predictor: VideoPredictor,
+    staging: Path,
+) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], float]:
+    """Segment every frame, writing masks and the overlay video into `staging`.
+
+    Returns the label maps [T, H, W], the (frame index, overlay) pairs picked for the contact
+    sheet and the seconds spent (reading, network and writing).
+    """
+    from tqdm import tqdm
+
+    from gsfm.data.masks import write_palette_png
+    from gsfm.data.overlay import overlay
+    from gsfm.data.video import VideoWriter
+
+    total = len(source)
+    shown = set(np.linspace(0, total - 1, min(SHEET_FRAMES, total)).round().astype(int).tolist())
+    masks_dir = staging / MASKS_DIR
+    masks_dir.mkdir()
+    predictions = np.zeros((total, *source.size), np.uint8)
+    sheet: list[tuple[int, np.ndarray]] = []
+    start = time.perf_counter()
+    with (
+        VideoWriter(staging / OVERLAY_NAME, fps=source.fps) as writer,
+        tqdm(total=total, unit="frame", desc="demo", file=sys.stderr, leave=False) as bar,
+    ):
+        for index, (name, frame) in enumerate(source):
+            mask = first if index == 0 else None
+            labels = predictor.step(frame, mask, last_frame=index == total - 1)
+            predictions[index] = labels
+            write_palette_png(masks_dir / f"{name}.png", labels, palette)
+            shaded = overlay(frame, labels, palette)
+            writer.write(shaded)
+            if index in shown:
+                sheet.append((index, shaded))
+            bar.update(1)
+    return predictions, sheet, time.perf_counter() - start
+
+
+def read_mask_ids(path: Path) -> np.ndarray:
+    """A ground-truth palette PNG as object ids (no re-interpretation of colours)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return np.array(img)
+    except OSError as err:
+        raise InputError(f"cannot read the sample's ground truth {path}: {err}") from err
+
+
+def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
+    """DAVIS J and F means per object over frames 1..T-2 (all frames when fewer than 3)."""
+    from gsfm.evaluation.metrics import boundary_f_measure, region_similarity, statistics
+
+    if gt.shape != pred.shape:
+        raise InputError(f"ground truth {gt.shape} and masks {pred.shape} differ in shape")
+    if len(gt) >= 3:
+        gt, pred = gt[1:-1], pred[1:-1]
+    per_object = {}
+    for k in object_ids:
+        j = np.asarray(region_similarity(gt == k, pred == k), dtype=np.float64)
+        f = np.asarray(boundary_f_measure(gt == k, pred == k), dtype=np.float64)
+        per_object[k] = (statistics(j)[0], statistics(f)[0])
+    return Scores(per_object)
+
+
+def publish(
+    staging: Path, out: Path, sheet_images: list[tuple[int, np.ndarray]]
+) -> tuple[Path, Path, Path]:
+    """Write the contact sheet, then move the masks and the overlay into `out` (replacing an
+    earlier demo's), so a failed run leaves the previous outputs whole."""
+    import os
+
+    from PIL import Image
+
+    from gsfm.data.overlay import contact_sheet
+
+    sheet = contact_sheet(
+        [image for _, image in sheet_images],
+        SHEET_COLUMNS,
+        [f"frame {index}" for index, _ in sheet_images],
+    )
+    masks, video, picture = out / MASKS_DIR, out / OVERLAY_NAME, out / SHEET_NAME
+    Image.fromarray(sheet).save(staging / SHEET_NAME, format="PNG")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        # Atomic writes create private (0600) files; results get ordinary permissions.
+        for path in [staging / OVERLAY_NAME, *(staging / MASKS_DIR).iterdir()]:
+            path.chmod(0o666 & ~umask)
+        (staging / SHEET_NAME).replace(picture)
+        if masks.exists():
+            shutil.rmtree(masks)
+        (staging / MASKS_DIR).replace(masks)
+        (staging / OVERLAY_NAME).replace(video)
+    except OSError as err:
+        raise OutputError(f"cannot write the demo outputs into {out}: {err}") from err
+    return masks, video, picture

@@ -1,0 +1,175 @@
+"""Held-out procedural data: the benchmark set and the bundled sample clip.
+
+Training draws its procedural clips from `make_clip` with generators seeded by
+`(train seed, stream position, salt)` (`gsfm.train.sampling.sample_rng`; train seed 42 by
+default). The held-out data here uses plain integer seeds from a range of its own, far from
+any training seed:
+
+- `HELD_OUT_SEEDS` = 10_000_000 .. 10_009_999 is reserved for evaluation; never train with a
+  seed in it (a NumPy key `[s]` equals `[s, 0, 0]`, so a training run with seed s would replay
+  clip s at stream position 0).
+- `SAMPLE_SEED` (10_000_000): the bundled sample clip (`gsfm demo`).
+- benchmark video i uses seed `BENCHMARK_SEED + i` = 10_000_001 + i (i < MAX_BENCHMARK_VIDEOS),
+  and its scene parameters (objects, distractors, speed, sizes) come from that seed alone, so
+  `--videos 3` is a prefix of the default 12-video set at the same frames and size.
+
+The benchmark is written in the DAVIS 2017 layout with every frame annotated and every video
+in the `val` split, so `gsfm infer --dataset davis2017 --split val` and `gsfm evaluate` run on
+it unchanged. Objects are all present in the first frame (the DAVIS protocol gives only that
+mask), cross each other's paths (occlusion), change scale along smooth paths, and share the
+scene with one or two unlabelled look-alikes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
+from gsfm.data.synthetic import Clip, make_clip
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_BASE = 10_000_000
+HELD_OUT_SEEDS = range(HELD_OUT_BASE, HELD_OUT_BASE + 10_000)
+SAMPLE_SEED = HELD_OUT_BASE
+BENCHMARK_SEED = HELD_OUT_BASE + 1
+MAX_BENCHMARK_VIDEOS = len(HELD_OUT_SEEDS) - 1
+
+DEFAULT_VIDEOS = 12
+DEFAULT_FRAMES = 40
+DEFAULT_SIZE = (240, 432)
+SPLIT = "val"
+JPEG_QUALITY = 90
+
+# The bundled sample clip: long enough to show tracking through occlusion, small enough that
+# the demo runs in seconds on a CPU.
+SAMPLE_FRAMES = 48
+SAMPLE_SIZE = (240, 432)
+SAMPLE_OBJECTS = 3
+SAMPLE_DISTRACTORS = 1
+SAMPLE_FPS = 12.0
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Scene parameters of one benchmark video, all drawn from its seed."""
+
+    name: str
+    seed: int
+    num_objects: int
+    distractors: int
+    motion: float
+    size_range: tuple[float, float]
+
+
+def benchmark_seed(index: int) -> int:
+    """The generator seed of benchmark video `index` (inside HELD_OUT_SEEDS)."""
+    if not 0 <= index < MAX_BENCHMARK_VIDEOS:
+        raise ValueError(f"benchmark video index must be in 0..{MAX_BENCHMARK_VIDEOS - 1}")
+    return BENCHMARK_SEED + index
+
+
+def video_plan(index: int) -> VideoPlan:
+    """1-3 objects (cycling, so every set of 3+ videos has each count), 1-2 look-alike
+    distractors, a speed of 0.75-1.75 and object sizes drawn from the seed."""
+    seed = benchmark_seed(index)
+    rng = np.random.default_rng([seed, 1])  # parameters only; the clip gets default_rng(seed)
+    low = float(rng.uniform(0.07, 0.12))
+    return VideoPlan(
+        name=f"heldout-{index:03d}",
+        seed=seed,
+        num_objects=1 + index % 3,
+        distractors=int(rng.integers(1, 3)),
+        motion=round(float(rng.uniform(0.75, 1.75)), 3),
+        size_range=(round(low, 3), round(low + float(rng.uniform(0.1, 0.16)), 3)),
+    )
+
+
+def benchmark_clip(plan: VideoPlan, frames: int, size: tuple[int, int]) -> Clip:
+    """The clip of one planned video (deterministic)."""
+    return make_clip(
+        plan.seed,
+        frames,
+        *size,
+        plan.num_objects,
+        distractors=plan.distractors,
+        occlusion=True,
+        motion=plan.motion,
+        size_range=plan.size_range,
+    )
+
+
+def sample_clip() -> Clip:
+    """The bundled sample clip, regenerated (scripts/make_sample_clip.py stores it)."""
+    return make_clip(
+        SAMPLE_SEED,
+        SAMPLE_FRAMES,
+        *SAMPLE_SIZE,
+        SAMPLE_OBJECTS,
+        distractors=SAMPLE_DISTRACTORS,
+        occlusion=True,
+        motion=1.0,
+        size_range=(0.12, 0.24),
+    )
+
+
+def _jpeg(path: Path, frame: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(path, quality=JPEG_QUALITY)
+
+
+def write_benchmark(
+    out: str | Path,
+    *,
+    videos: int = DEFAULT_VIDEOS,
+    frames: int = DEFAULT_FRAMES,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[VideoPlan]:
+    """Write the held-out benchmark under `out` in the DAVIS 2017 layout; returns the plans.
+
+    Every frame gets a JPEG and a palette PNG of object ids; ImageSets/2017/val.txt lists the
+    videos; benchmark.json records the seeds and parameters so a result can be traced back.
+    """
+    if not 1 <= videos <= MAX_BENCHMARK_VIDEOS:
+        raise ValueError(f"videos must be in 1..{MAX_BENCHMARK_VIDEOS}, got {videos}")
+    if frames < 3:
+        raise ValueError(f"need at least 3 frames (first and last are not scored), got {frames}")
+    out = Path(out)
+    plans = [video_plan(i) for i in range(videos)]
+    for k, plan in enumerate(plans):
+        clip = benchmark_clip(plan, frames, size)
+        for t in range(frames):
+            _jpeg(out / "JPEGImages" / "480p" / plan.name / f"{t:05d}.jpg", clip.frames[t])
+            png = out / "Annotations" / "480p" / plan.name / f"{t:05d}.png"
+            png.parent.mkdir(parents=True, exist_ok=True)
+            write_palette_png(png, clip.masks[t], DAVIS_PALETTE)
+        if progress is not None:
+            progress(k + 1, videos)
+    sets = out / "ImageSets" / "2017"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{SPLIT}.txt").write_text("".join(f"{p.name}\n" for p in plans))
+    meta = {
+        "description": "gsfm held-out procedural benchmark (never used in training)",
+        "held_out_seeds": [HELD_OUT_SEEDS.start, HELD_OUT_SEEDS.stop - 1],
+        "frames": frames,
+        "size": list(size),
+        "split": SPLIT,
+        "videos": [asdict(p) for p in plans],
+    }
+    (out / "benchmark.json").write_text(json.dumps(meta, indent=1) + "\n")
+    log.info(
+        "wrote the held-out benchmark: %d video(s) x %d frames of %dx%d to %s",
+        videos,
+        frames,
+        *size,
+        out,
+    )
+    return plans
