@@ -29,7 +29,8 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from gsfm.inference.device import DTYPES, autocast_context, resolve_device
-from gsfm.model.network import GSFM, memory_affinity, softmax_top_k
+from gsfm.model.network import GSFM
+from gsfm.model.readout import query_affinity, top_k_readout
 
 log = logging.getLogger(__name__)
 
@@ -207,14 +208,15 @@ def profile_frame(
             mem_key = mem_key + 0.1 * torch.randn_like(mem_key)
             mem_value = values.unsqueeze(3).repeat(1, 1, 1, memory_frames, 1, 1)
 
+            mem_value_pm = mem_value.permute(0, 3, 4, 5, 1, 2).flatten(1, 3)  # as the bank
+
             def read() -> Tensor:
-                # As InferenceEngine._predict: fp32 affinity, then the readout at value dtype.
+                # As InferenceEngine._predict: fp32 affinity, then the gather-based readout.
                 with torch.autocast(device_type=device.type, enabled=False):
-                    affinity = memory_affinity(mem_key.float(), feats.key.float())
-                weights = softmax_top_k(affinity, top_k)
+                    affinity = query_affinity(mem_key.float(), feats.key.float())
+                out = top_k_readout(affinity, mem_value_pm, top_k)
                 b, n, cv = mem_value.shape[:3]
-                mv = mem_value.reshape(b, n * cv, -1)
-                return (mv @ weights.to(mv.dtype)).view(b, n, cv, *feats.key.shape[-2:])
+                return out.transpose(1, 2).reshape(b, n, cv, *feats.key.shape[-2:])
 
             readout, g_read, s_read, _ = _measure(read, repeats, device)
             _, g_dec, s_dec, (s_hfm,) = _measure(

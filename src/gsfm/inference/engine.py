@@ -22,7 +22,8 @@ from gsfm.inference.device import autocast_context, check_precision, resolve_dev
 from gsfm.inference.memory import MemoryBank
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
-from gsfm.model.network import GSFM, KeyFeatures, memory_affinity, softmax_top_k
+from gsfm.model.network import GSFM, KeyFeatures
+from gsfm.model.readout import query_affinity, top_k_readout
 
 log = logging.getLogger(__name__)
 
@@ -191,23 +192,17 @@ class InferenceEngine:
         cohort is a contiguous range); each cohort attends only to slots from its own first
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
-        keys, values = self.bank.keys(), self.bank.values()
-        b, _, cv, frames, h, w = values.shape
+        keys, values = self.bank.keys(), self.bank.values_by_position()
+        b, h, w = keys.shape[0], *keys.shape[-2:]
         # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
         # in bf16 for a top-k selection.
         with torch.autocast(device_type=self.device.type, enabled=False):
-            affinity = memory_affinity(keys.float(), features.key.float())
+            affinity = query_affinity(keys.float(), features.key.float())
         readouts = []
         for start, stop, first in self._cohorts():
-            valid = self.bank.valid_slots(first)
-            if bool(valid.all()):
-                weights = softmax_top_k(affinity, self.config.top_k)
-            else:
-                entries = valid.repeat_interleave(h * w)[None, :, None]
-                masked = affinity.masked_fill(~entries, float("-inf"))
-                weights = softmax_top_k(masked, self.config.top_k)
-            mv = values[:, start:stop].reshape(b, (stop - start) * cv, frames * h * w)
-            readouts.append((mv @ weights.to(mv.dtype)).view(b, stop - start, cv, h, w))
+            valid = self.bank.valid_slots(first).repeat_interleave(h * w)
+            out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
+            readouts.append(out.transpose(1, 2).reshape(b, stop - start, -1, h, w))
         readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
         logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
         return torch.sigmoid(logits.float())[0]

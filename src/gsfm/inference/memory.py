@@ -1,10 +1,13 @@
 """The memory bank: keys and values of the memory frames, preallocated and capped.
 
-Layout: keys [B, Ck, T, h, w] and values [B, N, Cv, T, h, w] (the network's `read_memory`
-layout). Storage is allocated in chunks whose capacity grows geometrically, and every write
-goes in place into a free slot, so a long video costs O(log T) reallocations instead of a
-`torch.cat` of the whole bank per memory frame. The views returned by `keys()`/`values()` are
-plain slices of that storage (no copy).
+Layout: keys [B, Ck, T, h, w]; values are stored position-major, [B, T, h, w, N, Cv], so
+that the top-k readout can gather the memory positions a query selects as contiguous rows
+(`values_by_position`), and `values()` is the [B, N, Cv, T, h, w] view the network's
+`read_memory` takes. Storage is allocated in chunks whose capacity grows geometrically,
+and every write goes in place into a free slot, so a long video costs O(log T)
+reallocations instead of a `torch.cat` of the whole bank per memory frame. The views
+returned by `keys()`, `values()` and `values_by_position()` are slices of that storage (no
+copy).
 
 Slots are not kept in time order: attention over the memory is a softmax over a set, so an
 evicted slot is simply overwritten by the next entry. Each slot records its frame index, which
@@ -91,9 +94,18 @@ class MemoryBank:
 
     def values(self) -> Tensor:
         """[B, N, Cv, T, h, w] view of the used slots, one value per object."""
+        return self._used_values().permute(0, 4, 5, 1, 2, 3)
+
+    def values_by_position(self) -> Tensor:
+        """[B, T*h*w, N, Cv] view of the used slots: memory positions in the order of
+        `keys().flatten(2)`, each position's values of every object contiguous."""
+        v = self._used_values()
+        return v.reshape(v.shape[0], -1, *v.shape[-2:])
+
+    def _used_values(self) -> Tensor:
         if self._values is None:
             raise RuntimeError("the memory bank is empty")
-        return self._values[:, : self._num_objects, :, : self.num_frames]
+        return self._values[:, : self.num_frames]
 
     def valid_slots(self, first_frame: int) -> Tensor:
         """Bool [T]: slots written at or after `first_frame` (an object's own memory)."""
@@ -110,9 +122,9 @@ class MemoryBank:
         if count <= 0:
             return
         if self._values is not None:
-            b, n, cv, cap, h, w = self._values.shape
-            grown = self._values.new_zeros(b, n + count, cv, cap, h, w)
-            grown[:, :n] = self._values
+            b, cap, h, w, n, cv = self._values.shape
+            grown = self._values.new_zeros(b, cap, h, w, n + count, cv)
+            grown[..., :n, :] = self._values
             self._values = grown
         self._num_objects += count
 
@@ -135,7 +147,7 @@ class MemoryBank:
         slot = self._free_slot()
         assert self._keys is not None and self._values is not None
         self._keys[:, :, slot] = key
-        self._values[:, :, :, slot] = values
+        self._values[:, slot] = values.permute(0, 3, 4, 1, 2)
         if slot == self.num_frames:
             self.times.append(time)
             self.permanent.append(permanent)
@@ -155,7 +167,7 @@ class MemoryBank:
         b, ck, h, w = key.shape
         _, n, cv = values.shape[:3]
         self._keys = key.new_zeros(b, ck, capacity, h, w)
-        self._values = values.new_zeros(b, n, cv, capacity, h, w)
+        self._values = values.new_zeros(b, capacity, h, w, n, cv)
 
     def _free_slot(self) -> int:
         used = self.num_frames
@@ -174,8 +186,8 @@ class MemoryBank:
             new = min(new, self.max_frames)
         keys = self._keys.new_zeros(*self._keys.shape[:2], new, *self._keys.shape[3:])
         keys[:, :, :old] = self._keys
-        values = self._values.new_zeros(*self._values.shape[:3], new, *self._values.shape[4:])
-        values[:, :, :, :old] = self._values
+        values = self._values.new_zeros(self._values.shape[0], new, *self._values.shape[2:])
+        values[:, :old] = self._values
         self._keys, self._values = keys, values
         log.debug("memory bank grown from %d to %d frames", old, new)
 
