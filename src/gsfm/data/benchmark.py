@@ -165,11 +165,5 @@ def write_benchmark(
         "videos": [asdict(p) for p in plans],
     }
     (out / "benchmark.json").write_text(json.dumps(meta, indent=1) + "\n")
-    log.info(
-        "wrote the held-out benchmark: %d video(s) x %d frames of %dx%d to %s",
-        videos,
-        frames,
-        *size,
-        out,
-    )
+    log.info("wrote %d video(s) x %d frames of %dx%d (WxH) to %s", videos, frames, *size[::-1], out)
     return plans
