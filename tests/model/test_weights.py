@@ -177,3 +177,14 @@ def test_torchvision_resnets_initialise_backbones(tmp_path: Path) -> None:
     assert net.value_encoder.layer2[0].downsample[0].bias.abs().sum() == 0
     with pytest.raises(WeightsError, match="fits no encoder of the gsfm-tiny network"):
         load_network(tmp_path / "resnet50.pth", variant="gsfm-tiny")
+
+
+def test_saved_weights_get_the_usual_file_mode(tmp_path):
+    """Atomic writes go through a 0600 temp file; the result must be readable as usual."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save_network(GSFM(get_config("gsfm-tiny")), tmp_path / "w.safetensors")
+    for written in (path, path.with_suffix(".yaml")):
+        assert written.stat().st_mode & 0o777 == 0o666 & ~umask, written
