@@ -2,7 +2,7 @@
 
 The straightforward path keeps the memory as a Python list concatenated every frame, reads it
 with the dense top-k matrix product (`GSFM.read_memory`), decodes object by object with the
-spec's decoder (`decode_reference`) and drops the oldest non-first frame when a cap is set.
+spec's decoder (`decode_reference`) and replaces the oldest non-first frame when a cap is set.
 The engine preallocates its memory, gathers the top-k entries, and decodes all objects in
 one batch sharing the per-frame terms: same numbers to 1e-4.
 """
@@ -36,6 +36,7 @@ def chw(frame) -> torch.Tensor:
 def straightforward(net, frames, first_labels, n_objects, cap):
     """Per frame: key, dense read of every memory frame, per-object decode, aggregation."""
     memory: list[tuple[torch.Tensor, torch.Tensor]] = []  # (key [1,Ck,h,w], value [1,N,Cv,h,w])
+    times: list[int] = []
     out = []
     last_write = None
     with torch.inference_mode():
@@ -56,8 +57,14 @@ def straightforward(net, frames, first_labels, n_objects, cap):
             if t == 0 or (t - last_write >= MEM_EVERY and t != len(frames) - 1):
                 value = net.encode_value(x, feats.f16, prob[None, 1:])
                 if cap is not None and len(memory) == cap:
-                    memory.pop(1)  # the oldest frame but the first annotated one
-                memory.append((feats.key, value))
+                    # Replace the oldest frame but the first annotated one, in its place: the
+                    # order of the memory entries then matches the bank's slots, so that exact
+                    # ties in the top-k selection break the same way.
+                    victim = min(range(1, cap), key=times.__getitem__)
+                    memory[victim], times[victim] = (feats.key, value), t
+                else:
+                    memory.append((feats.key, value))
+                    times.append(t)
                 last_write = t
             out.append(prob)
     return out

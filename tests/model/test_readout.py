@@ -26,8 +26,8 @@ def position_major(mem_value):
     return mem_value.permute(0, 3, 4, 5, 1, 2).flatten(1, 3)
 
 
-def readout(mem_key, values_pm, query_key, top_k, valid=None, **kw):
-    out = top_k_readout(query_affinity(mem_key, query_key), values_pm, top_k, valid, **kw)
+def readout(mem_key, values_pm, query_key, top_k, valid=None):
+    out = top_k_readout(query_affinity(mem_key, query_key), values_pm, top_k, valid)
     n, cv = values_pm.shape[2:]
     return out.transpose(1, 2).reshape(B, n, cv, H, W)
 
@@ -49,10 +49,9 @@ def test_query_affinity_is_the_transpose_of_the_spec_affinity(memory):
 
 
 @pytest.mark.parametrize("top_k", [1, 7, 20, T * H * W, None])
-@pytest.mark.parametrize("chunk", [1, 64, 1 << 24])
-def test_matches_dense_top_k(memory, top_k, chunk):
+def test_matches_dense_top_k(memory, top_k):
     mem_key, mem_value, query_key = memory
-    got = readout(mem_key, position_major(mem_value), query_key, top_k, chunk_elements=chunk)
+    got = readout(mem_key, position_major(mem_value), query_key, top_k)
     expected = dense_reference(mem_key, mem_value, query_key, top_k)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
