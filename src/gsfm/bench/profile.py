@@ -219,6 +219,7 @@ def profile_frame(
                 return out.transpose(1, 2).reshape(b, n, cv, *feats.key.shape[-2:])
 
             readout, g_read, s_read, _ = _measure(read, repeats, device)
+            g_read += gather_gflop(mem_value, top_k)
             _, g_dec, s_dec, (s_hfm,) = _measure(
                 lambda: net.decode(readout, feats.value, feats.f8, feats.f4), repeats, device, [hfm]
             )
@@ -235,6 +236,16 @@ def profile_frame(
         StageStats("decoding", g_dec - g_hfm, s_dec - s_hfm, 1.0),
         StageStats("value encoding", g_val, s_val, 1.0 / mem_every),
     ]
+
+
+def gather_gflop(mem_value: Tensor, top_k: int | None) -> float:
+    """Multiply-adds of the top-k readout, which gathers rows instead of calling a matmul
+    (so FlopCounterMode does not see them): 2 * K * objects * Cv per query position."""
+    b, n, cv, frames, h, w = mem_value.shape
+    memory = frames * h * w
+    if top_k is None or top_k >= memory:
+        return 0.0  # the dense path is a matmul, counted already
+    return 2 * top_k * b * n * cv * h * w / 1e9
 
 
 def pipeline_totals(stats: Sequence[StageStats]) -> tuple[float, float]:
