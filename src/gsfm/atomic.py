@@ -12,6 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def publish_file(tmp: Path, target: Path) -> None:
+    """Rename a finished temporary file over `target` with the usual new-file mode (mkstemp
+    makes 0600, and some writers recreate the file, so the mode is set last)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, target)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it over `path`, else delete it."""
@@ -22,11 +31,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        # mkstemp makes 0600 and some writers recreate the file: give the usual mode last.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
+        publish_file(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -181,6 +181,17 @@ def test_writer_replaces_only_when_done(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
 
+def test_written_video_gets_the_usual_file_mode(tmp_path):
+    """The writer goes through a private (0600) temp file; the video must not stay private."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = tmp_path / "out.mp4"
+    write_video(path, make_frames(2), fps=10)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_writer_checks_frames(tmp_path):
     with pytest.raises(ValueError, match="video is"), VideoWriter(tmp_path / "a.mp4", 10) as w:
         w.write(make_frames(1)[0])

@@ -278,8 +278,6 @@ def publish(
 ) -> tuple[Path, Path, Path]:
     """Write the contact sheet, then move the masks and the overlay into `out` (replacing an
     earlier demo's), so a failed run leaves the previous outputs whole."""
-    import os
-
     from PIL import Image
 
     from gsfm.data.overlay import contact_sheet
@@ -291,12 +289,7 @@ def publish(
     )
     masks, video, picture = out / MASKS_DIR, out / OVERLAY_NAME, out / SHEET_NAME
     Image.fromarray(sheet).save(staging / SHEET_NAME, format="PNG")
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        # Atomic writes create private (0600) files; results get ordinary permissions.
-        for path in [staging / OVERLAY_NAME, *(staging / MASKS_DIR).iterdir()]:
-            path.chmod(0o666 & ~umask)
         (staging / SHEET_NAME).replace(picture)
         if masks.exists():
             shutil.rmtree(masks)

@@ -24,6 +24,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from gsfm.atomic import publish_file
 from gsfm.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
@@ -340,7 +341,7 @@ class VideoWriter:
                 container.close()
             except av.error.FFmpegError as err:
                 raise OutputError(f"cannot write video {self.path}: {_reason(err)}") from err
-            os.replace(self._tmp, self.path)
+            publish_file(self._tmp, self.path)
         finally:
             with contextlib.suppress(av.error.FFmpegError, OSError):
                 container.close()  # a no-op when already closed
