@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     from gsfm.data.masks import read_mask
     from gsfm.data.video import open_frames
+    from gsfm.evaluation.davis import read_label_png
 
     source = open_frames(sample.video)
     first = read_mask(sample.first_mask)
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         predictions, sheet_images, seconds = segment(
             source, first.labels, first.palette, predictor, staging
         )
-        gt = np.stack([read_mask_ids(p) for p in sample.masks])
+        gt = np.stack([read_label_png(p, "the sample's ground truth") for p in sample.masks])
         scores = score(gt, predictions, first.object_ids)
         paths = publish(staging, args.out, sheet_images)
     finally:
@@ -246,20 +247,10 @@ def segment(
     return predictions, sheet, time.perf_counter() - start
 
 
-def read_mask_ids(path: Path) -> np.ndarray:
-    """A ground-truth palette PNG as object ids (no re-interpretation of colours)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return np.array(img)
-    except OSError as err:
-        raise InputError(f"cannot read the sample's ground truth {path}: {err}") from err
-
-
 def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
     """DAVIS J and F means per object over frames 1..T-2 (all frames when fewer than 3)."""
-    from gsfm.evaluation.metrics import boundary_f_measure, region_similarity, statistics
+    from gsfm.evaluation.davis import object_jf
+    from gsfm.evaluation.metrics import statistics
 
     if gt.shape != pred.shape:
         raise InputError(f"ground truth {gt.shape} and masks {pred.shape} differ in shape")
@@ -267,8 +258,7 @@ def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
         gt, pred = gt[1:-1], pred[1:-1]
     per_object = {}
     for k in object_ids:
-        j = np.asarray(region_similarity(gt == k, pred == k), dtype=np.float64)
-        f = np.asarray(boundary_f_measure(gt == k, pred == k), dtype=np.float64)
+        j, f = object_jf(gt, pred, k)
         per_object[k] = (statistics(j)[0], statistics(f)[0])
     return Scores(per_object)
 

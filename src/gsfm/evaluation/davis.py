@@ -139,7 +139,8 @@ def read_sequences(davis_root: str | Path, split: str, year: int | str) -> list[
     return names
 
 
-def _read_png(path: Path, what: str) -> np.ndarray:
+def read_label_png(path: Path, what: str) -> np.ndarray:
+    """A palette/grey PNG as its raw pixel values (object ids); `what` names it in errors."""
     try:
         with Image.open(path) as img:
             labels = np.array(img)
@@ -169,7 +170,7 @@ def read_ground_truth(
         raise InputError(f"sequence '{sequence}': no ground-truth annotations in {folder}")
     frames = []
     for p in paths:
-        labels = _read_png(p, f"sequence '{sequence}' ground truth frame '{p.stem}'")
+        labels = read_label_png(p, f"sequence '{sequence}' ground truth frame '{p.stem}'")
         if year == 2016:
             labels = (labels > 0).astype(np.uint8)
         else:
@@ -200,7 +201,7 @@ def read_results(
         path = folder / f"{frame_id}.png"
         what = f"sequence '{sequence}' frame '{frame_id}'"
         try:
-            labels = _read_png(path, what)
+            labels = read_label_png(path, what)
         except FileNotFoundError:
             raise InputError(f"{what}: result mask {path} not found") from None
         if labels.shape != tuple(shape):
@@ -235,11 +236,16 @@ def evaluate_sequence(
         log.warning("sequence '%s': first ground-truth frame has no objects; skipped", sequence)
     scores = []
     for k in range(1, n_objects + 1):
-        gt_k, pred_k = gt == k, pred == k  # objects missing from the results score as empty
-        j = np.asarray(region_similarity(gt_k, pred_k), dtype=np.float64)
-        f = np.asarray(boundary_f_measure(gt_k, pred_k), dtype=np.float64)
-        scores.append(ObjectScores(sequence, k, j, f))
+        scores.append(ObjectScores(sequence, k, *object_jf(gt, pred, k)))
     return scores
+
+
+def object_jf(gt: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame J and F of object id `k` in label maps [T, H, W] (absent = empty mask)."""
+    gt_k, pred_k = gt == k, pred == k
+    j = np.asarray(region_similarity(gt_k, pred_k), dtype=np.float64)
+    f = np.asarray(boundary_f_measure(gt_k, pred_k), dtype=np.float64)
+    return j, f
 
 
 def _map(func: partial, items: list[str], workers: int) -> Iterator[list[ObjectScores]]:
