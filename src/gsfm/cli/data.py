@@ -59,6 +59,14 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def check_out_folder(out: Path, overwrite: bool) -> None:
+    """--out must be a folder that is new or empty (or --overwrite)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"--out {out} is not empty; pass --overwrite to write into it anyway")
+
+
 def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm data fixture`."""
     from gsfm.data.fixtures import LAYOUTS
@@ -98,10 +106,7 @@ def _run_fixture(args: argparse.Namespace) -> int:
             f"--videos and --frames must be at least 1, got {args.videos} and {args.frames}"
         )
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise OutputError(f"--out {out} is not empty; pass --overwrite to write into it anyway")
+    check_out_folder(out, args.overwrite)
     try:
         write_fixture(
             args.layout,

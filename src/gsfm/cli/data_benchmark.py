@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gsfm.cli.data import _size
+from gsfm.cli.data import _size, check_out_folder
 from gsfm.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
             f"--frames must be at least 3 (first and last frames are not scored), got {args.frames}"
         )
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise OutputError(f"--out {out} is not empty; pass --overwrite to write into it anyway")
+    check_out_folder(out, args.overwrite)
 
     def progress(done: int, total: int) -> None:
         log.info("video %d/%d written", done, total)
