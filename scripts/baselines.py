@@ -9,7 +9,7 @@ Baselines, each written to <out>/<name>/<sequence>/<frame>.png and scored with
 - copy-first-mask: the first frame's mask repeated on every frame (what a model that does
   nothing scores: objects that move away lose it);
 - untrained: the same network with random weights (`random:gsfm-tiny`, torch seed 0), run
-  with `gsfm infer` (the predictor directly where `gsfm infer` is not installed);
+  with `gsfm infer`;
 - bundled: the bundled gsfm-tiny model, when its weights are installed.
 A J&F table is printed and saved as <out>/baselines.csv.
 """
@@ -23,8 +23,6 @@ import shutil
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 log = logging.getLogger("baselines")
 
@@ -55,20 +53,14 @@ def network(
     threads: int | None,
     overwrite: bool,
 ) -> None:
-    """Segment the split with `gsfm infer` (resumable), or with the predictor if `gsfm infer`
-    is not there."""
+    """Segment the split with `gsfm infer` (resumable)."""
     import torch
+
+    from gsfm.cli import main
 
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)  # random:<variant> networks come from the global seed
-    try:
-        import gsfm.cli.infer  # noqa: F401
-    except ModuleNotFoundError:
-        log.warning("gsfm infer is not installed; running the predictor directly")
-        predict(weights, root, split, out, device, size)
-        return
-    from gsfm.cli import main
 
     argv = ["infer", "--dataset", f"davis{YEAR}", "--root", str(root), "--split", split]
     argv += ["--out", str(out), "--weights", weights, "--device", device, "--size", str(size)]
@@ -76,27 +68,6 @@ def network(
     code = main(argv)
     if code != 0:
         raise SystemExit(f"gsfm {' '.join(argv)} failed with exit code {code}")
-
-
-def predict(weights: str, root: Path, split: str, out: Path, device: str, size: int) -> None:
-    """The fallback: `VideoPredictor` over every video, palette PNGs of the first mask's ids."""
-    from PIL import Image
-
-    from gsfm.data import davis
-    from gsfm.data.masks import write_palette_png
-    from gsfm.inference.predictor import VideoPredictor
-
-    predictor = VideoPredictor.from_weights(weights, device=device, size=size or None)
-    for video in davis.list_videos(root, YEAR, split):
-        with Image.open(video.masks[0]) as img:
-            first = np.array(img)
-            palette = np.asarray(img.getpalette() or [], dtype=np.uint8)
-        first = np.where(first == davis.VOID, 0, first)
-        frames = (np.array(Image.open(p).convert("RGB")) for p in video.frames)
-        folder = out / video.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for path, labels in zip(video.frames, predictor.segment(frames, first)):
-            write_palette_png(folder / f"{path.stem}.png", labels, palette)
 
 
 def score(root: Path, split: str, results: Path) -> dict[str, float]:
