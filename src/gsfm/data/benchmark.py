@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from gsfm.data.fixtures import write_jpeg, write_lines
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
 from gsfm.data.synthetic import Clip, make_clip
 
@@ -46,7 +46,6 @@ DEFAULT_VIDEOS = 12
 DEFAULT_FRAMES = 40
 DEFAULT_SIZE = (240, 432)
 SPLIT = "val"
-JPEG_QUALITY = 90
 
 # The bundled sample clip: long enough to show tracking through occlusion, small enough that
 # the demo runs in seconds on a CPU.
@@ -120,11 +119,6 @@ def sample_clip() -> Clip:
     )
 
 
-def _jpeg(path: Path, frame: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path, quality=JPEG_QUALITY)
-
-
 def write_benchmark(
     out: str | Path,
     *,
@@ -147,15 +141,13 @@ def write_benchmark(
     for k, plan in enumerate(plans):
         clip = benchmark_clip(plan, frames, size)
         for t in range(frames):
-            _jpeg(out / "JPEGImages" / "480p" / plan.name / f"{t:05d}.jpg", clip.frames[t])
+            write_jpeg(out / "JPEGImages" / "480p" / plan.name / f"{t:05d}.jpg", clip.frames[t])
             png = out / "Annotations" / "480p" / plan.name / f"{t:05d}.png"
             png.parent.mkdir(parents=True, exist_ok=True)
             write_palette_png(png, clip.masks[t], DAVIS_PALETTE)
         if progress is not None:
             progress(k + 1, videos)
-    sets = out / "ImageSets" / "2017"
-    sets.mkdir(parents=True, exist_ok=True)
-    (sets / f"{SPLIT}.txt").write_text("".join(f"{p.name}\n" for p in plans))
+    write_lines(out / "ImageSets" / "2017" / f"{SPLIT}.txt", [p.name for p in plans])
     meta = {
         "description": "gsfm held-out procedural benchmark (never used in training)",
         "held_out_seeds": [HELD_OUT_SEEDS.start, HELD_OUT_SEEDS.stop - 1],

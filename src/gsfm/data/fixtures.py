@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 
 LAYOUTS = ("davis2016", "davis2017", "davis2017-test-dev", "youtube2018", "youtube2019")
 CATEGORIES = ("person", "dog", "cat", "horse", "bird", "car", "fish", "turtle", "duck", "ape")
-_JPEG_QUALITY = 90
+JPEG_QUALITY = 90
 
 
-def _jpeg(path: Path, frame: np.ndarray) -> None:
+def write_jpeg(path: Path, frame: np.ndarray) -> None:
+    """An RGB frame as a JPEG of the datasets' quality, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path, quality=_JPEG_QUALITY)
+    Image.fromarray(frame).save(path, quality=JPEG_QUALITY)
 
 
 def _palette_png(path: Path, labels: np.ndarray) -> None:
@@ -46,7 +47,8 @@ def _binary_png(path: Path, mask: np.ndarray) -> None:
     Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path)  # 2-D uint8: "L"
 
 
-def _lines(path: Path, lines: list[str]) -> None:
+def write_lines(path: Path, lines: list[str]) -> None:
+    """A list file (ImageSets style): one entry per line, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{line}\n" for line in lines))
 
@@ -76,18 +78,18 @@ def _davis2017(
             distractors=i % 2,
         )
         for t in range(frames):
-            _jpeg(out / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", clip.frames[t])
+            write_jpeg(out / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", clip.frames[t])
             if t == 0 or not test_dev:
                 _palette_png(out / "Annotations" / "480p" / name / f"{t:05d}.png", clip.masks[t])
     sets = out / "ImageSets"
     if test_dev:
-        _lines(sets / "2017" / "test-dev.txt", names)
+        write_lines(sets / "2017" / "test-dev.txt", names)
         return
     train, val = _halves(names)
     for split, seqs in (("train", train), ("val", val)):
-        _lines(sets / "2017" / f"{split}.txt", seqs)
+        write_lines(sets / "2017" / f"{split}.txt", seqs)
         # The 2017 download also lists its DAVIS 2016 subset, names only.
-        _lines(sets / "2016" / f"{split}.txt", seqs[: math.ceil(len(seqs) / 2)])
+        write_lines(sets / "2016" / f"{split}.txt", seqs[: math.ceil(len(seqs) / 2)])
 
 
 def _davis2016(out: Path, seed: int, videos: int, frames: int, size: tuple[int, int]) -> None:
@@ -99,12 +101,13 @@ def _davis2016(out: Path, seed: int, videos: int, frames: int, size: tuple[int, 
         for t in range(frames):
             jpg = f"JPEGImages/480p/{name}/{t:05d}.jpg"
             png = f"Annotations/480p/{name}/{t:05d}.png"
-            _jpeg(out / jpg, clip.frames[t])
+            write_jpeg(out / jpg, clip.frames[t])
             _binary_png(out / png, clip.masks[t] == 1)
             per_seq[name].append(f"/{jpg} /{png}")
     train, val = _halves(names)
     for split, seqs in (("train", train), ("val", val), ("trainval", sorted({*train, *val}))):
-        _lines(out / "ImageSets" / "480p" / f"{split}.txt", [x for s in seqs for x in per_seq[s]])
+        lines = [x for s in seqs for x in per_seq[s]]
+        write_lines(out / "ImageSets" / "480p" / f"{split}.txt", lines)
 
 
 def _youtube_plan(i: int, frames: int) -> tuple[list[int], int]:
@@ -133,7 +136,7 @@ def _youtube_video(
     sparse = list(range(0, len(clip.frames), FRAME_STEP))
     names = [f"{t:05d}" for t in sparse]
     for t, name in zip(sparse, names):
-        _jpeg(split_dir / "JPEGImages" / vid / f"{name}.jpg", clip.frames[t])
+        write_jpeg(split_dir / "JPEGImages" / vid / f"{name}.jpg", clip.frames[t])
     visible = {
         obj: [n for t, n in zip(sparse, names) if (clip.masks[t] == obj).any()]
         for obj in range(1, clip.num_objects + 1)
@@ -156,7 +159,7 @@ def _youtube_video(
             np.where(np.isin(labels, keep), labels, 0),
         )
     for t, frame in enumerate(clip.frames):
-        _jpeg(all_dir / vid / f"{t:05d}.jpg", frame)
+        write_jpeg(all_dir / vid / f"{t:05d}.jpg", frame)
     for obj, start in first.items():
         objects[str(obj)] = {
             "category": categories[obj - 1],
