@@ -86,8 +86,6 @@ def write_sample(out: Path) -> list[Path]:
     }
     info = out / "sample.json"
     info.write_text(json.dumps(meta, indent=1) + "\n")
-    for path in [video, first, info, *masks.iterdir()]:
-        path.chmod(0o644)  # atomic writes leave private (0600) files
     return [video, first, masks, info]
 
 
