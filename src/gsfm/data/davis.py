@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gsfm.data.masks import DAVIS_PALETTE
 from gsfm.data.roots import DEFAULT_ROOTS, TrainVideo, VideoSample, missing
 from gsfm.errors import InputError
 
@@ -25,17 +26,7 @@ VOID = 255  # DAVIS marks unlabelled pixels (rare) with 255; never an object
 
 def palette() -> list[int]:
     """The DAVIS / PASCAL VOC palette as 768 ints: 0 black, 1 (128,0,0), 2 (0,128,0), ..."""
-    out = []
-    for index in range(256):
-        r = g = b = 0
-        c = index
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        out += [r, g, b]
-    return out
+    return DAVIS_PALETTE.reshape(-1).tolist()
 
 
 def default_root(year: int = 2017, split: str = "val") -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gsfm.data.davis import palette
+from gsfm.data.masks import DAVIS_PALETTE, write_binary_png, write_palette_png
 from gsfm.data.synthetic import Clip, make_clip
 from gsfm.data.youtube import FRAME_STEP
 
@@ -31,20 +31,6 @@ def write_jpeg(path: Path, frame: np.ndarray) -> None:
     """An RGB frame as a JPEG of the datasets' quality, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(path, quality=JPEG_QUALITY)
-
-
-def _palette_png(path: Path, labels: np.ndarray) -> None:
-    """Indexed ('P') PNG with the DAVIS palette; pixel values are object ids."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8))  # "L"
-    img.putpalette(palette())  # -> "P", values kept
-    img.save(path)
-
-
-def _binary_png(path: Path, mask: np.ndarray) -> None:
-    """Grayscale ('L') 0/255 PNG, as DAVIS 2016 ships its single-object masks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path)  # 2-D uint8: "L"
 
 
 def write_lines(path: Path, lines: list[str]) -> None:
@@ -80,7 +66,8 @@ def _davis2017(
         for t in range(frames):
             write_jpeg(out / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", clip.frames[t])
             if t == 0 or not test_dev:
-                _palette_png(out / "Annotations" / "480p" / name / f"{t:05d}.png", clip.masks[t])
+                png = out / "Annotations" / "480p" / name / f"{t:05d}.png"
+                write_palette_png(png, clip.masks[t], DAVIS_PALETTE)
     sets = out / "ImageSets"
     if test_dev:
         write_lines(sets / "2017" / "test-dev.txt", names)
@@ -102,7 +89,7 @@ def _davis2016(out: Path, seed: int, videos: int, frames: int, size: tuple[int, 
             jpg = f"JPEGImages/480p/{name}/{t:05d}.jpg"
             png = f"Annotations/480p/{name}/{t:05d}.png"
             write_jpeg(out / jpg, clip.frames[t])
-            _binary_png(out / png, clip.masks[t] == 1)
+            write_binary_png(out / png, clip.masks[t] == 1)
             per_seq[name].append(f"/{jpg} /{png}")
     train, val = _halves(names)
     for split, seqs in (("train", train), ("val", val), ("trainval", sorted({*train, *val}))):
@@ -145,7 +132,8 @@ def _youtube_video(
     objects = {}
     if all_dir is None:  # train: every listed frame annotated, all objects
         for t, name in zip(sparse, names):
-            _palette_png(split_dir / "Annotations" / vid / f"{name}.png", clip.masks[t])
+            png = split_dir / "Annotations" / vid / f"{name}.png"
+            write_palette_png(png, clip.masks[t], DAVIS_PALETTE)
         for obj, seen in visible.items():
             objects[str(obj)] = {"category": categories[obj - 1], "frames": seen}
         return {"objects": objects}
@@ -154,9 +142,10 @@ def _youtube_video(
     for name in sorted(set(first.values())):
         labels = clip.masks[int(name)]
         keep = [obj for obj, f in first.items() if f == name]
-        _palette_png(
+        write_palette_png(
             split_dir / "Annotations" / vid / f"{name}.png",
             np.where(np.isin(labels, keep), labels, 0),
+            DAVIS_PALETTE,
         )
     for t, frame in enumerate(clip.frames):
         write_jpeg(all_dir / vid / f"{t:05d}.jpg", frame)
