@@ -363,15 +363,13 @@ def publish(staging: Path, out: Path) -> None:
     """Move the finished masks into `out`: one rename when `out` is new, else file by file
     (with --overwrite, files of the same name are replaced and others are left alone).
 
-    Temporary files and folders are created private (0600/0700); the results get the
-    permissions of ordinary new files (umask applied).
+    The staging folder is created private (0700, by mkdtemp) and gets the permissions of an
+    ordinary new folder here; the mask files already have the usual mode (`atomic_path`).
     """
     umask = os.umask(0)
     os.umask(umask)
     try:
         os.chmod(staging, 0o777 & ~umask)
-        for path in staging.iterdir():
-            os.chmod(path, 0o666 & ~umask)
         if not out.exists():
             os.replace(staging, out)
             return
