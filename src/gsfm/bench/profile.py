@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from gsfm.inference.device import DTYPES, autocast_context, resolve_device
 from gsfm.model.network import GSFM
-from gsfm.model.readout import query_affinity, top_k_readout
+from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,7 @@ def profile_frame(
                 with torch.autocast(device_type=device.type, enabled=False):
                     affinity = query_affinity(mem_key.float(), feats.key.float())
                 out = top_k_readout(affinity, mem_value_pm, top_k)
-                b, n, cv = mem_value.shape[:3]
-                return out.transpose(1, 2).reshape(b, n, cv, *feats.key.shape[-2:])
+                return readout_maps(out, objects, *feats.key.shape[-2:])
 
             readout, g_read, s_read, _ = _measure(read, repeats, device)
             g_read += gather_gflop(mem_value, top_k)

@@ -23,7 +23,7 @@ from gsfm.inference.memory import MemoryBank
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
-from gsfm.model.readout import query_affinity, top_k_readout
+from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class InferenceEngine:
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
         keys, values = self.bank.keys(), self.bank.values_by_position()
-        b, h, w = keys.shape[0], *keys.shape[-2:]
+        h, w = keys.shape[-2:]
         # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
         # in bf16 for a top-k selection.
         with torch.autocast(device_type=self.device.type, enabled=False):
@@ -202,7 +202,7 @@ class InferenceEngine:
         for start, stop, first in self._cohorts():
             valid = self.bank.valid_slots(first).repeat_interleave(h * w)
             out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
-            readouts.append(out.transpose(1, 2).reshape(b, stop - start, -1, h, w))
+            readouts.append(readout_maps(out, stop - start, h, w))
         readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
         logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
         return torch.sigmoid(logits.float())[0]

@@ -63,3 +63,10 @@ def top_k_readout(
             picked = values[i].index_select(0, index[i, :, k]).reshape(q, channels)
             out[i].addcmul_(picked, weights[i, :, k : k + 1])
     return out
+
+
+def readout_maps(readout: Tensor, objects: int, height: int, width: int) -> Tensor:
+    """Readout [B, Q = h*w, N*Cv] of `top_k_readout` -> per-object maps [B, N, Cv, h, w],
+    the layout the decoder takes."""
+    b = readout.shape[0]
+    return readout.transpose(1, 2).reshape(b, objects, -1, height, width)
