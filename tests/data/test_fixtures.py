@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from gsfm.cli import main
-from gsfm.data.davis import palette
 from gsfm.data.fixtures import LAYOUTS, write_fixture
+from gsfm.data.masks import DAVIS_PALETTE
 
 SMALL = dict(seed=1, videos=3, frames=4, size=(48, 80))
 
@@ -30,14 +30,6 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines()
 
 
-def test_palette_is_the_voc_davis_palette():
-    pal = palette()
-    assert len(pal) == 768
-    assert pal[:12] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]
-    assert pal[3 * 4 : 3 * 8] == [0, 0, 128, 128, 0, 128, 0, 128, 128, 128, 128, 128]
-    assert pal[-3:] == [224, 224, 192]
-
-
 def test_davis2017_trainval(roots):
     root = roots["davis2017"]
     seqs = sorted(p.name for p in (root / "JPEGImages" / "480p").iterdir())
@@ -50,7 +42,7 @@ def test_davis2017_trainval(roots):
             assert img.mode == "RGB" and img.size == (80, 48)
         with Image.open(root / "Annotations" / "480p" / seq / "00000.png") as img:
             assert img.mode == "P" and img.size == (80, 48)
-            assert img.getpalette()[:12] == palette()[:12]
+            assert img.getpalette()[:12] == DAVIS_PALETTE[:4].reshape(-1).tolist()
             assert set(np.unique(np.array(img))) == set(range(i % 3 + 2))  # 1 + i % 3 objects
     sets = root / "ImageSets"
     train, val = _lines(sets / "2017" / "train.txt"), _lines(sets / "2017" / "val.txt")

@@ -31,6 +31,8 @@ def test_davis_palette():
     assert DAVIS_PALETTE.shape == (256, 3) and DAVIS_PALETTE.dtype == np.uint8
     assert DAVIS_PALETTE[:5].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
                                          [0, 0, 128]]  # fmt: skip
+    assert DAVIS_PALETTE[4:8].tolist() == [[0, 0, 128], [128, 0, 128], [0, 128, 128],
+                                          [128, 128, 128]]  # fmt: skip
     assert DAVIS_PALETTE[255].tolist() == [224, 224, 192]
     assert len({tuple(c) for c in DAVIS_PALETTE.tolist()}) == 256
 

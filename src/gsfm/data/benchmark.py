@@ -143,7 +143,6 @@ def write_benchmark(
         for t in range(frames):
             write_jpeg(out / "JPEGImages" / "480p" / plan.name / f"{t:05d}.jpg", clip.frames[t])
             png = out / "Annotations" / "480p" / plan.name / f"{t:05d}.png"
-            png.parent.mkdir(parents=True, exist_ok=True)
             write_palette_png(png, clip.masks[t], DAVIS_PALETTE)
         if progress is not None:
             progress(k + 1, videos)

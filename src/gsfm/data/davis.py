@@ -15,18 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gsfm.data.masks import DAVIS_PALETTE
 from gsfm.data.roots import DEFAULT_ROOTS, TrainVideo, VideoSample, missing
 from gsfm.errors import InputError
 
 log = logging.getLogger(__name__)
 
 VOID = 255  # DAVIS marks unlabelled pixels (rare) with 255; never an object
-
-
-def palette() -> list[int]:
-    """The DAVIS / PASCAL VOC palette as 768 ints: 0 black, 1 (128,0,0), 2 (0,128,0), ..."""
-    return DAVIS_PALETTE.reshape(-1).tolist()
 
 
 def default_root(year: int = 2017, split: str = "val") -> Path:
