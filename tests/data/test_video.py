@@ -210,3 +210,30 @@ def test_more_frames_than_announced_are_dropped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert [name for name, _ in source] == ["00000", "00001", "00002"]
     assert "more frames" in caplog.text
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A phone JPEG stored sideways with EXIF orientation 6 (turn a quarter clockwise to view)
+    comes out as viewers show it, and sits with frames stored upright in the same folder."""
+    stored = np.zeros((H, W, 3), np.uint8)
+    stored[:8, :8] = 255  # top-left corner as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "00000.jpg", exif=exif, quality=95)
+    upright = np.ascontiguousarray(np.rot90(stored, -1))  # what a viewer shows
+    Image.fromarray(upright).save(tmp_path / "00001.jpg", quality=95)
+    source = open_frames(tmp_path)
+    assert source.size == (W, H)
+    (_, first), (_, second) = list(source)
+    assert first.shape == second.shape == (W, H, 3)
+    assert first[4, -4].min() > 200 and first[4, 4].max() < 50  # now top-right
+    assert np.abs(first.astype(int) - second.astype(int)).mean() < 2
+
+
+def test_invalid_exif_orientation_is_ignored(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 42
+    Image.fromarray(make_frames(1, H, W)[0]).save(tmp_path / "a.jpg", exif=exif)
+    source = open_frames(tmp_path)
+    assert source.size == (H, W)
+    assert next(iter(source))[1].shape == (H, W, 3)

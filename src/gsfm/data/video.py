@@ -3,7 +3,8 @@
 `open_frames` checks what it can up front (the file opens and its first frame decodes; a
 folder's frames all have readable headers of one size) so a bad input fails before any work,
 then yields frames lazily: a long video is never held in memory. Videos are decoded with PyAV
-and turned upright by their rotation metadata, as players show them. `VideoWriter` writes to a
+and turned upright by their rotation metadata, and image frames by their EXIF orientation, as
+players and viewers show them (so a mask drawn on the shown frame fits). `VideoWriter` writes to a
 temporary name and renames on success, so an interrupted run leaves no half-written video.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from gsfm.atomic import publish_file
 from gsfm.errors import InputError, OutputError
@@ -33,6 +34,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FOLDER_FPS = 24.0
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def open_frames(path: str | os.PathLike[str]) -> FrameSource:
@@ -105,6 +108,8 @@ class FolderFrames(FrameSource):
             try:
                 with Image.open(p) as img:
                     w, h = img.size
+                    if _orientation(img) in _TRANSPOSED:
+                        w, h = h, w
             except _PIL_ERRORS as err:
                 raise InputError(f"cannot read frame {p}: {err}") from err
             if first is None:
@@ -125,12 +130,21 @@ class FolderFrames(FrameSource):
         try:
             with Image.open(p) as img:
                 img.load()
-                rgb = _to_rgb(img)
+                rgb = _to_rgb(ImageOps.exif_transpose(img) if _orientation(img) > 1 else img)
         except _PIL_ERRORS as err:
             raise InputError(f"cannot decode frame {p}: {err}") from err
         if rgb.shape[:2] != self.size:
             raise InputError(f"frame {p} changed size while being read")
         return rgb
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1 = upright, also when there is none or it is invalid)."""
+    try:
+        value = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except _PIL_ERRORS:  # a damaged EXIF block: show the pixels as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
