@@ -19,8 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from gsfm.model.network import GSFM
-from gsfm.model.variants import get_config
+from gsfm.bench.pipeline import weights_source
 from gsfm.model.weights import load_network
 
 log = logging.getLogger("compile_check")
@@ -59,11 +58,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     height, width = (int(v) for v in args.size.lower().split("x"))
-    if args.variant == "gsfm-tiny":
-        net = load_network("gsfm-tiny")[0]
-    else:
-        net = GSFM(get_config(args.variant))
-    net.eval()
+    net = load_network(weights_source(args.variant))[0].eval()
     frame = torch.rand(1, 3, height, width)
     masks = torch.rand(1, args.objects, height, width)
 
