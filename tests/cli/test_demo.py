@@ -105,6 +105,31 @@ def test_demo_writes_masks_overlay_sheet_and_prints_jf(tiny_sample, tmp_path, ca
     assert len(list((out / "masks").iterdir())) == 6
 
 
+def test_demo_size_sets_what_the_network_sees_not_the_output(
+    tiny_sample, tmp_path, monkeypatch, capsys
+):
+    loaded = []
+    real = demo.load_predictor
+
+    def spy(*args):
+        loaded.append(real(*args))
+        return loaded[-1]
+
+    monkeypatch.setattr(demo, "load_predictor", spy)
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--size", "32", *WEIGHTS]) == 0
+    assert loaded[-1].config.size == 32
+    with Image.open(sorted((out / "masks").glob("*.png"))[0]) as img:
+        assert img.size == (96, 64)  # masks come back at the clip's size
+    assert "network input shorter side 32" in capsys.readouterr().out
+    assert main(["demo", "--out", str(out), "--size", "0", *WEIGHTS]) == 0
+    assert loaded[-1].config.size is None
+    assert "network input native size" in capsys.readouterr().out
+
+    assert main(["demo", "--out", str(out), "--size", "8", *WEIGHTS]) == 2
+    assert "--size must be 0 (native) or at least 16" in capsys.readouterr().err
+
+
 def test_demo_without_bundled_weights_says_so(tiny_sample, tmp_path, monkeypatch, capsys):
     import gsfm.model.weights as weights
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("outputs/demo")
 DEFAULT_WEIGHTS = "gsfm-tiny"
+DEFAULT_SIZE = 480  # shorter side the network sees, as for `gsfm segment` and `gsfm infer`
 SHEET_FRAMES = 6  # frames shown on the contact sheet, evenly spaced, first and last included
 SHEET_COLUMNS = 3
 MASKS_DIR = "masks"
@@ -68,6 +69,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=DEFAULT_SIZE,
+        help="shorter side the network sees, masks are resized back; 0 = native "
+        f"(default: {DEFAULT_SIZE})",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -103,9 +111,11 @@ class Scores:
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
+    if args.size != 0 and args.size < 16:
+        raise InputError(f"--size must be 0 (native) or at least 16, got {args.size}")
     sample = find_sample(sample_dir())
     check_output(args.out)
-    predictor = load_predictor(args.weights, args.device)
+    predictor = load_predictor(args.weights, args.device, args.size or None)
 
     from gsfm.data.masks import read_mask
     from gsfm.data.video import open_frames
@@ -138,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     weights = predictor.info.source if predictor.info is not None else args.weights
     print(
         f"sample clip: {frames} frames of {width}x{height}, {len(first.object_ids)} objects; "
-        f"weights {weights} on {predictor.device}"
+        f"weights {weights} on {predictor.device}, network input "
+        f"{'native size' if not args.size else f'shorter side {args.size}'}"
     )
     per_object = ", ".join(f"{k}: {(j + f) / 2:.3f}" for k, (j, f) in scores.per_object.items())
     print(
@@ -183,9 +194,9 @@ def check_output(out: Path) -> None:
         raise OutputError(f"{out / MASKS_DIR} is a file; remove it or choose another --out")
 
 
-def load_predictor(weights: str, device: str) -> VideoPredictor:
-    """The predictor at the clip's native size; a missing bundled model is a WeightsError
-    that says how to run the demo anyway."""
+def load_predictor(weights: str, device: str, size: int | None = None) -> VideoPredictor:
+    """The predictor at shorter side `size` (None: the clip's native size); a missing bundled
+    model is a WeightsError that says how to run the demo anyway."""
     import torch
 
     from gsfm.inference.predictor import VideoPredictor
@@ -199,7 +210,7 @@ def load_predictor(weights: str, device: str) -> VideoPredictor:
             "the demo with an untrained network"
         )
     torch.manual_seed(0)  # random:<variant> networks come from the global seed: same demo
-    return VideoPredictor.from_weights(weights, device=device, size=None)
+    return VideoPredictor.from_weights(weights, device=device, size=size)
 
 
 # ----------------------------------------------------------------------------- work
