@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gsfm.cli.options import add_size_option, check_size
 from gsfm.errors import InputError, OutputError, WeightsError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("outputs/demo")
 DEFAULT_WEIGHTS = "gsfm-tiny"
-DEFAULT_SIZE = 480  # shorter side the network sees, as for `gsfm segment` and `gsfm infer`
 SHEET_FRAMES = 6  # frames shown on the contact sheet, evenly spaced, first and last included
 SHEET_COLUMNS = 3
 MASKS_DIR = "masks"
@@ -69,13 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--size",
-        type=int,
-        default=DEFAULT_SIZE,
-        help="shorter side the network sees, masks are resized back; 0 = native "
-        f"(default: {DEFAULT_SIZE})",
-    )
+    add_size_option(p)
     p.set_defaults(func=run)
     return p
 
@@ -111,8 +105,7 @@ class Scores:
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
-    if args.size != 0 and args.size < 16:
-        raise InputError(f"--size must be 0 (native) or at least 16, got {args.size}")
+    check_size(args.size)
     sample = find_sample(sample_dir())
     check_output(args.out)
     predictor = load_predictor(args.weights, args.device, args.size or None)

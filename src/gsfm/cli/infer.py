@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gsfm.cli.options import add_size_option, check_size
 from gsfm.errors import InputError
 
 if TYPE_CHECKING:
@@ -56,12 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
     )
-    p.add_argument(
-        "--size",
-        type=int,
-        default=480,
-        help="shorter side the network sees, masks are resized back; 0 = native (default: 480)",
-    )
+    add_size_option(p)
     p.add_argument(
         "--top-k",
         type=int,
@@ -153,8 +149,7 @@ def make_predictor(args: argparse.Namespace, top_k: int, mem_every: int) -> Vide
 
 def check_numbers(size: int, top_k: int, mem_every: int) -> None:
     """Out-of-range numbers as one-line errors rather than an engine ValueError."""
-    if size != 0 and size < 16:
-        raise InputError(f"--size must be 0 (native) or at least 16, got {size}")
+    check_size(size)
     if top_k < 1:
         raise InputError(f"--top-k must be at least 1, got {top_k}")
     if mem_every < 1:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gsfm.cli.options import add_size_option, check_size
 from gsfm.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -77,12 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
     )
-    p.add_argument(
-        "--size",
-        type=int,
-        default=480,
-        help="shorter side the network sees, masks are resized back; 0 = native (default: 480)",
-    )
+    add_size_option(p)
     p.add_argument(
         "--max-memory-frames",
         type=int,
@@ -145,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Numbers in range and one --mask-frame per --mask (when more than one mask)."""
-    if args.size != 0 and args.size < 16:
-        raise InputError(f"--size must be 0 (native) or at least 16, got {args.size}")
+    check_size(args.size)
     cap = args.max_memory_frames
     if cap is not None and cap != 0 and cap < 2:
         raise InputError(f"--max-memory-frames must be 0 (unbounded) or at least 2, got {cap}")
