@@ -101,6 +101,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="no TensorBoard logs",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a run folder that holds an earlier run (its checkpoint and weights "
+        "are deleted); without it such an --id is refused: resume it with --load-model",
+    )
     p.add_argument("--save-all-ranks", action="store_true", default=None, help=argparse.SUPPRESS)
 
 
@@ -193,9 +199,12 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume); errors propagate as GSFMError."""
+    from gsfm.train.run_folder import owned_run_folder
     from gsfm.train.trainer import train
 
     cfg, payload = config_from_args(args)
-    folder = train(cfg, resume=payload)
+    resume_from, overwrite = args.load_model, getattr(args, "overwrite", False)
+    with owned_run_folder(cfg.saves, cfg.run_id, resume_from=resume_from, overwrite=overwrite):
+        folder = train(cfg, resume=payload)
     log.info("done: %s", folder)
     return 0
