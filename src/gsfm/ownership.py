@@ -38,16 +38,17 @@ log = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".gsfm-lock"
 INSIDE_LOCK = ".gsfm-lock"
-# What killed runs leave for an output NAME (see gsfm.atomic and the staging of gsfm segment):
-# beside it, staging folders and atomic-write temporaries of NAME itself (mkstemp adds 8
-# random characters); inside a folder output, atomic-write temporaries one and two levels down
-# (masks, manifests, checkpoints) and staging folders.
+# What killed runs leave for an output NAME (see gsfm.atomic: atomic_path, staged_output):
+# beside it, staging and set-aside folders and atomic-write temporaries of NAME itself
+# (mkstemp adds 8 random characters); inside a folder output, atomic-write temporaries one
+# and two levels down (masks, manifests, checkpoints) and staging / set-aside folders.
 _RANDOM = "?" * 8
-BESIDE_LEFTOVERS = (".{name}.partial-*", ".{name}." + _RANDOM + ".tmp")
+BESIDE_LEFTOVERS = (".{name}.partial-*", ".{name}.old-*", ".{name}." + _RANDOM + ".tmp")
 INSIDE_LEFTOVERS = (
     ".*." + _RANDOM + ".tmp",
     "*/.*." + _RANDOM + ".tmp",
     ".partial-*",
+    ".old-*",
     ".demo-*",
     ".write-test-*",
 )
