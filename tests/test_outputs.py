@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from gsfm.errors import OutputError
 from gsfm.outputs import check_apart, check_creatable, check_file_output
+from tests.permissions import needs_permissions
 
 
 def test_output_equal_to_or_inside_an_input_is_refused(tmp_path: Path):
@@ -54,7 +54,7 @@ def test_file_output_under_an_existing_file_is_refused(tmp_path: Path):
     check_file_output(tmp_path / "new" / "deeper" / "o.mp4", "--overlay", False)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@needs_permissions
 def test_file_output_in_a_read_only_folder_is_refused(tmp_path: Path):
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -16,6 +16,7 @@ import pytest
 
 from gsfm.errors import OutputError
 from gsfm.ownership import claim, leftovers, lock_path
+from tests.permissions import needs_permissions
 
 HOLDER = textwrap.dedent(
     """
@@ -139,7 +140,7 @@ def test_a_clean_claim_logs_nothing(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert caplog.records == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@needs_permissions
 def test_read_only_parent_puts_the_lock_inside_the_output(tmp_path: Path):
     parent = tmp_path / "ro"
     out = parent / "out"

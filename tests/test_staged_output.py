@@ -13,6 +13,7 @@ import pytest
 import gsfm.atomic as atomic
 from gsfm.atomic import staged_output
 from gsfm.errors import OutputError
+from tests.permissions import needs_permissions
 
 
 def _fill(folder: Path, names: list[str], text: str) -> None:
@@ -169,7 +170,7 @@ def test_read_only_parent_stages_inside_the_output(tmp_path: Path, monkeypatch):
     assert _state(out) == {".gsfm-lock": "held", **dict.fromkeys(NEW, "new")}
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@needs_permissions
 def test_real_read_only_parent(tmp_path: Path):
     parent = tmp_path / "ro"
     out = parent / "out"
