@@ -126,6 +126,7 @@ def test_failed_entrywise_publish_leaves_the_folder_as_it_was(tmp_path: Path, mo
 def test_failed_swap_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch):
     out = tmp_path / "out"
     _fill(out, OLD, "old")
+    (out / "notes.txt").write_text("mine")  # carried over, then back when the swap fails
     real = os.replace
 
     def no_exchange(a: Path, b: Path) -> bool:
@@ -138,9 +139,13 @@ def test_failed_swap_leaves_the_folder_as_it_was(tmp_path: Path, monkeypatch):
 
     monkeypatch.setattr(atomic, "exchange", no_exchange)
     monkeypatch.setattr(atomic.os, "replace", fail_second_rename)
-    with pytest.raises(OutputError, match="left as it was"), staged_output(out, whole=True) as s:
+    keep = lambda name: name.endswith(".txt")  # noqa: E731
+    with (
+        pytest.raises(OutputError, match="left as it was"),
+        staged_output(out, whole=True, keep=keep) as s,
+    ):
         _fill(s, NEW, "new")
-    assert _state(out) == dict.fromkeys(OLD, "old")
+    assert _state(out) == {**dict.fromkeys(OLD, "old"), "notes.txt": "mine"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
@@ -182,3 +187,18 @@ def test_real_read_only_parent(tmp_path: Path):
         assert _state(out) == dict.fromkeys(NEW, "new")
     finally:
         parent.chmod(0o755)
+
+
+@pytest.mark.parametrize("swap", [True, False])
+def test_whole_replacement_carries_over_the_entries_keep_accepts(tmp_path: Path, monkeypatch, swap):
+    out = tmp_path / "out"
+    _fill(out, OLD, "old")
+    (out / "notes.txt").write_text("mine")
+    (out / "sub").mkdir()
+    if not swap:
+        monkeypatch.setattr(atomic, "exchange", lambda a, b: False)
+    keep = lambda name: not name.endswith(".png")  # noqa: E731
+    with staged_output(out, whole=True, keep=keep) as staging:
+        _fill(staging, NEW, "new")
+    assert _state(out) == {**dict.fromkeys(NEW, "new"), "notes.txt": "mine", "sub": "<dir>"}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -15,7 +15,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gsfm.errors import OutputError
@@ -85,7 +85,12 @@ def _writable_dir(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def staged_output(out: str | os.PathLike[str], *, whole: bool = False) -> Iterator[Path]:
+def staged_output(
+    out: str | os.PathLike[str],
+    *,
+    whole: bool = False,
+    keep: Callable[[str], bool] = lambda name: False,
+) -> Iterator[Path]:
     """Yield an empty hidden folder to write results into; publish it into `out` when the
     block ends cleanly. On an exception, Ctrl-C or a failed publish `out` is left exactly as
     it was. OSError -> OutputError.
@@ -95,8 +100,9 @@ def staged_output(out: str | os.PathLike[str], *, whole: bool = False) -> Iterat
     - `out` new: one rename.
     - `whole`: the results replace `out` as a whole: the two folders are swapped in one step
       (renameat2; else old aside, new in), then the old one is deleted, so a reader sees the
-      old set or the new set. Inside a read-only parent, entries move one by one and a
-      failure moves them all back.
+      old set or the new set. Entries of the old folder whose name `keep` accepts (and the
+      results do not replace) are carried over into the new one. Inside a read-only parent,
+      entries move one by one and a failure moves them all back.
     - else: entries replace the entries of the same name (a folder replaces a folder whole),
       others are left alone; a failure moves everything back.
     """
@@ -113,7 +119,7 @@ def staged_output(out: str | os.PathLike[str], *, whole: bool = False) -> Iterat
     try:
         yield staging
         try:
-            _publish(staging, target, whole, beside)
+            _publish(staging, target, whole, beside, keep)
         except OSError as err:
             raise OutputError(
                 f"cannot move the results into {target} (left as it was): {err.strerror or err}"
@@ -122,50 +128,71 @@ def staged_output(out: str | os.PathLike[str], *, whole: bool = False) -> Iterat
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish(staging: Path, target: Path, whole: bool, beside: bool) -> None:
+def _publish(
+    staging: Path, target: Path, whole: bool, beside: bool, keep: Callable[[str], bool]
+) -> None:
     if not target.exists():
         os.chmod(staging, usual_mode(0o777))  # mkdtemp made it private (0700)
         os.replace(staging, target)
         return
+    new = sorted(p.name for p in staging.iterdir())
     if whole and beside:
         os.chmod(staging, stat.S_IMODE(os.stat(target).st_mode))
-        if not exchange(staging, target):
-            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, aside / "old")
-            try:
+        carried = [p.name for p in target.iterdir() if keep(p.name) and p.name not in new]
+        aside: Path | None = None
+        try:
+            with _undo_moves() as moves:
+                for name in carried:
+                    moves.move(target / name, staging / name)
+                if exchange(staging, target):
+                    shutil.rmtree(staging, ignore_errors=True)  # now the old set
+                    return
+                aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                moves.move(target, aside / "old")
                 os.replace(staging, target)
-            except OSError:
-                os.replace(aside / "old", target)
-                aside.rmdir()
-                raise
-            shutil.rmtree(aside, ignore_errors=True)
-            return
-        shutil.rmtree(staging, ignore_errors=True)  # now the old set
+        finally:
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
         return
-    new = sorted(p.name for p in staging.iterdir())
     if whole:
-        old = [p.name for p in target.iterdir() if p.name not in KEEP_INSIDE and p != staging]
+        old = [
+            p.name
+            for p in target.iterdir()
+            if p.name not in KEEP_INSIDE
+            and p != staging
+            and not (keep(p.name) and p.name not in new)
+        ]
     else:
         old = [name for name in new if os.path.lexists(target / name)]
     home, prefix = (target.parent, f".{target.name}.old-") if beside else (target, ".old-")
     aside = Path(tempfile.mkdtemp(prefix=prefix, dir=home))
-    moved_old: list[str] = []
-    moved_new: list[str] = []
     try:
-        for name in old:
-            os.replace(target / name, aside / name)
-            moved_old.append(name)
-        for name in new:
-            os.replace(staging / name, target / name)
-            moved_new.append(name)
-    except OSError:
-        for name in reversed(moved_new):
+        with _undo_moves() as moves:
+            for name in old:
+                moves.move(target / name, aside / name)
+            for name in new:
+                moves.move(staging / name, target / name)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)  # empty when the moves were undone
+
+
+class _Moves:
+    def __init__(self) -> None:
+        self.done: list[tuple[Path, Path]] = []
+
+    def move(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+        self.done.append((src, dst))
+
+
+@contextlib.contextmanager
+def _undo_moves() -> Iterator[_Moves]:
+    """Renames that are all undone, last first, when the block fails."""
+    moves = _Moves()
+    try:
+        yield moves
+    except BaseException:
+        for src, dst in reversed(moves.done):
             with contextlib.suppress(OSError):
-                os.replace(target / name, staging / name)
-        for name in reversed(moved_old):
-            with contextlib.suppress(OSError):
-                os.replace(aside / name, target / name)
-        with contextlib.suppress(OSError):
-            aside.rmdir()
+                os.replace(dst, src)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
