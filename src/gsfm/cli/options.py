@@ -9,6 +9,9 @@ from gsfm.errors import InputError
 
 DEFAULT_SIZE = 480  # the paper's 480p; masks are resized back to the input size
 MIN_SIZE = 16  # one stride-16 cell
+# Beyond 4096 the memory read alone needs tens of GB (gsfm.inference.budget); larger values
+# are typos (--size 100000 tried to allocate 216 GB).
+MAX_SIZE = 4096
 
 
 def add_size_option(p: argparse.ArgumentParser) -> None:
@@ -26,3 +29,5 @@ def check_size(size: int) -> None:
     """A one-line InputError for a --size the engine would refuse."""
     if size != 0 and size < MIN_SIZE:
         raise InputError(f"--size must be 0 (native) or at least {MIN_SIZE}, got {size}")
+    if size > MAX_SIZE:
+        raise InputError(f"--size must be at most {MAX_SIZE} (or 0 = native), got {size}")
