@@ -63,9 +63,9 @@ def check_creatable(path: Path, what: str) -> None:
     be made, and the folder it goes into is writable."""
     base = _first_existing(path.parent)
     if not base.is_dir():
-        raise OutputError(f"cannot write {what} {path}: {base} is a file, not a folder")
+        raise OutputError(f"{what} {path} is not writable: {base} is a file, not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {what} {path}: {base} is not writable")
+        raise OutputError(f"{what} {path} is not writable: no write permission in {base}")
 
 
 def check_file_output(

@@ -11,12 +11,15 @@ import argparse
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gsfm.cli.options import add_size_option, check_size
 from gsfm.errors import InputError
+from gsfm.outputs import check_apart, check_creatable
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
+    from gsfm.data.roots import VideoSample
     from gsfm.inference.predictor import VideoPredictor
 
 log = logging.getLogger(__name__)
@@ -98,9 +101,49 @@ def run(args: argparse.Namespace) -> int:
         "size": args.size or None,
         "precision": args.precision,
     }
+    check_apart([("--out", args.out)], input_folders(videos))
+    if not args.out.exists():
+        check_creatable(args.out, "--out")
+    with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
+        return _run_claimed(args, videos, settings, split, top_k, mem_every)
+
+
+def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
+    """The folders a run reads: each video's frames and annotations."""
+    folders = {p.parent for v in videos for p in [*v.frames[:1], *list(v.masks.values())[:1]]}
+    return [("dataset folder", folder) for folder in sorted(folders)]
+
+
+def check_run_memory(args: argparse.Namespace, videos: list[VideoSample], mem_every: int) -> None:
+    """Refuse a --size whose memory read would not fit, for the longest video of each size."""
+    from gsfm.inference.budget import check_memory
+    from gsfm.inference.device import resolve_device
+    from gsfm.inference.runner import frame_size
+
+    device = str(resolve_device(args.device))
+    longest: dict[tuple[int, int], int] = {}
+    for video in videos:
+        size = frame_size(video.frames[0])
+        longest[size] = max(longest.get(size, 0), len(video.frames))
+    for size, frames in longest.items():
+        check_memory(size, args.size or None, frames, mem_every, None, device)
+
+
+def _run_claimed(
+    args: argparse.Namespace,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+    split: str,
+    top_k: int,
+    mem_every: int,
+) -> int:
+    """The run proper, while it holds --out."""
+    from gsfm.inference import runner
+
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
+        check_run_memory(args, videos, mem_every)
         predictor = make_predictor(args, top_k, mem_every)  # WeightsError, device errors
     except BaseException:
         if created:  # leave no empty folder behind a run that never started

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from gsfm.atomic import atomic_path
 from gsfm.errors import InputError, OutputError
+from gsfm.ownership import lock_names
 
 if TYPE_CHECKING:
     from gsfm.data.roots import VideoSample
@@ -143,7 +144,7 @@ def check_output(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
         return
     previous = read_manifest(out)
     if previous is None:
-        if any(p.name != MANIFEST for p in out.iterdir()):
+        if any(p.name not in (MANIFEST, *lock_names()) for p in out.iterdir()):
             raise OutputError(
                 f"output folder {out} is not empty and holds no gsfm infer results; pass "
                 "--overwrite to write into it, or choose another --out"
