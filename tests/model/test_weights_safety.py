@@ -146,3 +146,26 @@ def test_validate_config_accepts_both_variants():
         for single in (False, True):
             config = get_config(name, single_object=single)
             assert validate_config(config.to_dict()) == config
+
+
+class _Payload:
+    """Unpickling this would create a file: a stand-in for arbitrary code in a .pth."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "executed"))
+
+
+def test_pickled_code_in_weights_and_checkpoints_never_runs(tmp_path: Path):
+    from gsfm.train.checkpoint import load_checkpoint
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pth"
+    torch.save({"network": {"w": torch.zeros(1)}, "x": _Payload(marker)}, evil)
+    with pytest.raises(WeightsError, match="cannot read"):
+        load_network(evil)
+    with pytest.raises(WeightsError, match="cannot read"):
+        load_checkpoint(evil)
+    assert not marker.exists()
