@@ -124,7 +124,7 @@ class Trainer:
         self.device = ctx.device
         self.amp = cfg.amp and self.device.type == "cuda"
         if cfg.amp and not self.amp:
-            log.warning("--amp works on CUDA only; training in fp32 on %s", self.device)
+            log.info("mixed precision is CUDA-only: training in fp32 on %s", self.device)
         torch.manual_seed(cfg.seed)  # the same initial network on every rank
         if resume is not None:
             self.net = GSFM(get_config(cfg.variant, single_object=cfg.single_object))
