@@ -297,8 +297,9 @@ class Trainer:
         cfg = self.cfg
         params = sum(p.numel() for p in self.net.parameters())
         log.info(
-            "stage %d, %s%s (%.2f M parameters) on %s x%d, %s BN, data %s",
+            "stage %d (%s recipe), %s%s (%.2f M parameters) on %s x%d, %s BN, data %s",
             cfg.stage,
+            cfg.recipe,
             cfg.variant,
             " single-object" if cfg.single_object else "",
             params / 1e6,
