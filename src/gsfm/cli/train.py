@@ -33,6 +33,9 @@ RECIPE_OPTIONS = (
     "imagenet_r50",
     "imagenet_r18",
     "amp",
+    "recipe",
+    "merge_prob",
+    "yv_subset",
 )
 
 
@@ -41,6 +44,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", type=int, choices=(0, 3), help="0: static images, 3: videos")
     p.add_argument("--id", dest="run_id", help="run name: saves go to SAVES/ID/")
     p.add_argument("--variant", choices=("gsfm", "gsfm-tiny"), help="network (default: gsfm)")
+    p.add_argument(
+        "--recipe",
+        choices=("paper", "procedural"),
+        help="named settings: 'paper' (default; the original's recipe: no image pasting, AMP on "
+        "CUDA) or 'procedural' (the CPU recipe of the bundled model: stage-0 pasting p 0.5, "
+        "fp32)",
+    )
+    p.add_argument(
+        "--merge-prob",
+        type=float,
+        help="stage 0: chance of pasting a second image's object (not in the original; "
+        "default 0 in the paper recipe, 0.5 in the procedural one)",
+    )
+    p.add_argument(
+        "--yv-subset",
+        metavar="TXT",
+        help="stage 3: train only on the YouTube-VOS videos this list names (one per line, "
+        "e.g. the original's util/yv_subset.txt)",
+    )
     p.add_argument(
         "--data",
         action="append",
@@ -72,7 +94,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=(1, 2),
         help="objects per sample (default: 1 in stage 0 = single-object network, 2 in stage 3)",
     )
-    p.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA)")
+    p.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision with GradScaler on CUDA (default: on in the paper recipe)",
+    )
     p.add_argument(
         "--freeze-bn",
         action=argparse.BooleanOptionalAction,
@@ -187,7 +214,11 @@ def config_from_args(args: argparse.Namespace):
         **runtime,
         "workers": workers,
     }
-    cfg = TrainConfig.for_stage(args.stage, run_id, args.iterations, **overrides)
+    overrides["merge_prob"] = getattr(args, "merge_prob", None)
+    overrides["yv_subset"] = getattr(args, "yv_subset", None)
+    cfg = TrainConfig.for_stage(
+        args.stage, run_id, args.iterations, recipe=getattr(args, "recipe", None), **overrides
+    )
     return cfg, None
 
 

@@ -20,8 +20,15 @@ from torch import Tensor
 from gsfm.errors import InputError
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
 from gsfm.inference.memory import MemoryBank
+from gsfm.inference.resize import (
+    ANTIALIAS,
+    RESIZE_MODES,
+    resize_frame,
+    resize_masks,
+)
+from gsfm.inference.resize import network_size as network_size  # re-exported
 from gsfm.model.aggregate import soft_aggregate
-from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
+from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
 from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
@@ -38,6 +45,12 @@ class EngineConfig:
     - size: the network sees frames whose shorter side is `size` pixels (None = native);
       the paper runs at 480p and resizes masks back to the input size.
     - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
+    - resize: how frames and given masks are resized to `size` (gsfm.inference.resize):
+      "antialias" (default) or "original" (the original's YouTube-VOS loader).
+    - reaggregate_on_join: on a frame where objects join while others are tracked, aggregate
+      the predictions first and again after writing the new masks in, as the original's
+      `interact` does (YouTube-VOS); off, the new masks go over the raw sigmoids and one
+      aggregation follows.
     """
 
     top_k: int | None = 50
@@ -45,6 +58,8 @@ class EngineConfig:
     max_memory_frames: int | None = None
     size: int | None = 480
     precision: str = "fp32"
+    resize: str = ANTIALIAS
+    reaggregate_on_join: bool = False
 
     def __post_init__(self) -> None:
         if self.top_k is not None and self.top_k < 1:
@@ -53,6 +68,8 @@ class EngineConfig:
             raise ValueError(f"mem_every must be >= 1, got {self.mem_every}")
         if self.size is not None and self.size < 16:
             raise ValueError(f"size must be >= 16 pixels or None, got {self.size}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
         if self.max_memory_frames is not None and self.max_memory_frames < 2:
             raise ValueError(
                 f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}"
@@ -65,16 +82,6 @@ class EngineConfig:
         if unknown:
             raise TypeError(f"unknown engine options: {sorted(unknown)}")
         return replace(self, **options)
-
-
-def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """(h, w) with the shorter side equal to `size`, aspect kept and rounded (None: as is)."""
-    if size is None:
-        return height, width
-    scale = size / min(height, width)
-    if height <= width:
-        return size, max(1, round(width * scale))
-    return max(1, round(height * scale)), size
 
 
 class InferenceEngine:
@@ -174,6 +181,10 @@ class InferenceEngine:
             else:
                 probs = x.new_zeros(len(self.object_ids), *x.shape[-2:])
             if given is not None:
+                if cfg.reaggregate_on_join and self.object_ids and self.bank.num_frames:
+                    # the original's interact: the frame's probabilities are already
+                    # aggregated when the new masks are written in
+                    probs = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0, 1:]
                 probs = self._merge(probs, *given, t)
             prob = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0]
             due = self._last_write is None or t - self._last_write >= cfg.mem_every
@@ -258,12 +269,7 @@ class InferenceEngine:
         """RGB [3, H, W] -> normalised [1, 3, Hp, Wp] at the network size, padded to 16."""
         x = frame.reshape(1, *frame.shape[-3:]).to(self.device)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        target = network_size(x.shape[-2], x.shape[-1], self.config.size)
-        if target != tuple(x.shape[-2:]):
-            # Bicubic with antialiasing, like the original's PIL resize of frames.
-            x = F.interpolate(x, size=target, mode="bicubic", align_corners=False, antialias=True)
-            x = x.clamp(0.0, 1.0)
-        return pad_to_multiple(normalize(x))
+        return pad_to_multiple(resize_frame(x, self.config.size, self.config.resize))
 
     def _given_masks(
         self, mask: Tensor, object_ids: list[int] | None, size: tuple[int, int]
@@ -285,13 +291,13 @@ class InferenceEngine:
                 object_ids = [int(v) for v in torch.unique(mask).tolist() if v != 0]
             ids = [int(i) for i in object_ids]
             probs = torch.stack([mask == i for i in ids]).float() if ids else None
-            mode = "nearest-exact"
+            hard = True
         elif mask.dim() == 3:
             ids = [int(i) for i in (object_ids or range(1, mask.shape[0] + 1))]
             if len(ids) != mask.shape[0]:
                 raise InputError(f"{mask.shape[0]} object masks but {len(ids)} object ids")
             probs = mask.float()
-            mode = "bilinear"
+            hard = False
         else:
             raise InputError(f"a mask must be [H, W] or [K, H, W], got {tuple(mask.shape)}")
         if 0 in ids:
@@ -300,10 +306,7 @@ class InferenceEngine:
             raise InputError(f"repeated object ids: {ids}")
         if probs is None or not ids:
             return None
-        target = network_size(size[0], size[1], self.config.size)
-        if target != size:
-            kw = {} if mode == "nearest-exact" else {"align_corners": False}
-            probs = F.interpolate(probs[None], size=target, mode=mode, **kw)[0]
+        probs = resize_masks(probs, self.config.size, hard, self.config.resize)
         for obj, p in zip(ids, probs):
             if not bool((p > 0.5).any()):
                 log.warning("object %d has no pixel at the network's resolution", obj)

@@ -169,7 +169,8 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
     """Copy a torchvision ImageNet ResNet into every encoder of the same architecture.
 
     Conv biases (absent in torchvision) are zeroed; extra input channels of the value
-    encoder's first conv are zero-initialised. Returns the encoders that were initialised.
+    encoder's first conv (the masks) are initialised orthogonally, as the original's
+    `load_weights_sequential`. Returns the encoders that were initialised.
     """
     done = []
     for prefix, rename in (("key_encoder", {"layer1": "res2"}), ("value_encoder", {})):
@@ -186,10 +187,9 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
         for k, t in own.items():
             if k in mapped:
                 v = mapped[k]
-                if v.shape != t.shape:  # first conv with mask channels: zero for the extras
-                    v = torch.cat(
-                        [v, v.new_zeros(v.shape[0], t.shape[1] - v.shape[1], *v.shape[2:])], 1
-                    )
+                if v.shape != t.shape:  # first conv with mask channels: orthogonal extras
+                    extra = orthogonal_channels(v, t.shape[1] - v.shape[1])
+                    v = torch.cat([v, extra], 1)
                 new_state[k] = v
             elif _is_conv_bias(k):
                 new_state[k] = torch.zeros_like(t)
@@ -203,6 +203,15 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
             f"encoder of width {c.value_width})"
         )
     return done
+
+
+def orthogonal_channels(weight: Tensor, extra: int) -> Tensor:
+    """`extra` new input channels for a conv weight [out, in, kh, kw], initialised as the
+    original does (`nn.init.orthogonal_` on a zero [out, extra, kh, kw] tensor, torch's RNG):
+    the [out, extra * kh * kw] matrix has orthonormal rows or columns, whichever are fewer."""
+    pads = torch.zeros(weight.shape[0], extra, *weight.shape[2:], dtype=torch.float32)
+    torch.nn.init.orthogonal_(pads)
+    return pads.to(device=weight.device, dtype=weight.dtype)
 
 
 def _is_conv_bias(key: str) -> bool:
@@ -395,11 +404,12 @@ def _load_torch(path: Path, variant: str | None) -> tuple[GSFM, WeightsInfo]:
 
 
 def expand_single_object(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Stage-0 weights -> multi-object layout: zero-pad the value encoder's 5th input channel."""
+    """Stage-0 weights -> multi-object layout: the value encoder's 5th input channel (the other
+    objects' mask) initialised orthogonally, as the original's `load_network`."""
     key = "value_encoder.conv1.weight"
     w = state.get(key)
     if w is None or w.shape[1] != 4:
         return state
     state = dict(state)
-    state[key] = torch.cat([w, torch.zeros_like(w[:, :1])], dim=1)
+    state[key] = torch.cat([w, orthogonal_channels(w, 1)], dim=1)
     return state

@@ -74,10 +74,17 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
             merge_prob=cfg.merge_prob,
         )
 
-    from gsfm.train.video import RecordedVideos, SyntheticVideos, VideoSequences, find_videos
+    from gsfm.train.video import (
+        RecordedVideos,
+        SyntheticVideos,
+        VideoSequences,
+        find_videos,
+        read_subset,
+    )
 
     videos: list[Any] = []
     records = []
+    subset = read_subset(cfg.yv_subset) if cfg.yv_subset else None
     for entry in cfg.data:
         if entry == SYNTHETIC:
             try:
@@ -85,7 +92,7 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
             except ModuleNotFoundError as exc:
                 raise _missing_synthetic(exc) from None
         else:
-            records += find_videos(Path(entry), cfg.davis_repeat)
+            records += find_videos(Path(entry), cfg.davis_repeat, subset)
     if records:
         videos.append(RecordedVideos(records))
     if not videos:

@@ -1,12 +1,18 @@
 """Stage 3: 3-frame samples from videos (DAVIS 2017 / YouTube-VOS train, or procedural clips).
 
-Frame indices: a start, then each next frame at most `max_skip` later (clamped to the video),
-the whole order reversed half the time; `max_skip` follows the curriculum of the run (divided
-by 5 for YouTube-VOS, annotated at every 5th frame). Frame 0's labels (after augmentation)
-decide the objects: a target at random and a second one when there is another; with no object
-the sample is redrawn, up to 5 times. All frames share one geometric transform (resized crop of
-36-100% of the area, 15-degree rotation, shear 10, flip) plus a small per-frame jitter, and one
-colour jitter plus a 5% grayscale draw, with a faint per-frame colour jitter on top.
+Frame indices as the original (`pick_indices`): with mj = min(len, max_skip), a start in
+0..len-mj, then gaps of 1..mj+1 frames, the second frame clamped to min(len - mj, len - 1) and
+the third to min(len - mj // 2, len - 1), the order reversed half the time; `max_skip` follows
+the curriculum of the run (divided by 5 for YouTube-VOS, annotated at every 5th frame); videos
+with fewer than 3 frames are dropped. Frame 0's labels (after augmentation) decide the objects:
+a target at random and a second one when there is another; with no object the same video is
+sampled again, up to 5 times (then the sample has no object, as the original's).
+
+Augmentation (`augment_clip`), in the original's order: per sequence (one draw for the 3
+frames) a horizontal flip + RandomResizedCrop of 36-100% of the area to `size` (bicubic; masks
+nearest), ColorJitter(0.1, 0.03, 0.03, 0) and grayscale with p 0.05; then per frame (a new draw
+for each frame) RandomAffine(15 degrees, shear 10; bicubic with the mean-pixel fill, masks
+nearest with 0) and ColorJitter(0.01, 0.01, 0.01, 0), so the frames move relative to each other.
 """
 
 from __future__ import annotations
@@ -43,13 +49,19 @@ class VideoSource(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+MIN_FRAMES = 3  # the original drops shorter videos
+
+
 def pick_indices(rng: np.random.Generator, length: int, frames: int, max_skip: int) -> list[int]:
-    """A start, then each index at most `max_skip` after the previous; reversed half the time."""
-    max_skip = max(1, max_skip)
-    start = int(rng.integers(0, max(1, length - frames + 1)))
-    indices = [start]
-    for _ in range(frames - 1):
-        indices.append(min(indices[-1] + int(rng.integers(1, max_skip + 1)), length - 1))
+    """The original's frame indices: mj = min(length, max_skip), start in 0..length - mj, each
+    next index 1..mj+1 after the previous, clamped to min(length - mj, length - 1) (the last
+    one to min(length - mj // 2, length - 1)); the order reversed with probability 0.5."""
+    mj = min(length, max_skip)
+    indices = [int(rng.integers(0, length - mj + 1))]
+    for k in range(1, frames):
+        limit = length - mj // 2 if k == frames - 1 else length - mj
+        nxt = indices[-1] + int(rng.integers(0, mj + 1)) + 1
+        indices.append(min(nxt, limit, length - 1))
     if rng.random() < 0.5:
         indices.reverse()
     return indices
@@ -77,11 +89,16 @@ class RecordedVideos:
 
     def __init__(self, records: list[tuple[TrainVideo, int]]) -> None:
         self.videos: list[TrainVideo] = []
+        short = 0
         for record, repeat in records:
-            if len(record.frames) >= 1:
+            if len(record.frames) >= MIN_FRAMES:
                 self.videos.extend([record] * repeat)
+            else:
+                short += 1
+        if short:
+            log.info("dropped %d video(s) with fewer than %d frames", short, MIN_FRAMES)
         if not self.videos:
-            raise InputError("no annotated training videos found")
+            raise InputError(f"no annotated training videos with at least {MIN_FRAMES} frames")
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -141,21 +158,27 @@ class SyntheticVideos:
 def augment_clip(
     rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shared geometric + colour augmentation of a clip, output `size` x `size`."""
+    """Per-sequence crop/flip/colour, then a per-frame affine + faint colour jitter."""
     h, w = labels.shape[1:]
-    crop = A.resized_crop(rng, (h, w), size, area=(0.36, 1.0))
-    centre = (size / 2, size / 2)
-    shared = A.random_affine(rng, centre, degrees=15, shear=10, flip=bool(rng.random() < 0.5))
-    seq_seed = int(rng.integers(2**63))
-    gray = rng.random() < 0.05
+    flip = bool(rng.random() < 0.5)
+    box = A.resized_crop_box(rng, (h, w), scale=(0.36, 1.0))
+    jitter = A.draw_jitter(rng, 0.1, 0.03, 0.03, 0.0)
+    gray = bool(rng.random() < 0.05)
+    centre = ((size - 1) / 2, (size - 1) / 2)
     out_images, out_labels = [], []
     for image, label in zip(images, labels):
-        jitter = A.random_affine(rng, centre, degrees=3, scale=(0.97, 1.03), shear=2)
-        m = jitter @ shared @ crop
-        img = A.colour_jitter(rng, A.warp(image, m, size), 0.01, 0.01, 0.01)
-        img = A.colour_jitter(np.random.default_rng(seq_seed), img, 0.1, 0.03, 0.03)
-        out_images.append(A.grayscale(img) if gray else img)
-        out_labels.append(A.warp(label, m, size, nearest=True))
+        img = A.crop_resize(image, box, size)
+        lbl = A.crop_resize(label, box, size, nearest=True)
+        if flip:
+            img, lbl = img[:, ::-1], lbl[:, ::-1]
+        img = A.apply_jitter(img, jitter)
+        if gray:
+            img = A.grayscale(img)
+        m = A.random_affine(rng, centre, degrees=15, shear=10)
+        img = A.warp(np.ascontiguousarray(img), m, size, cubic=True)
+        lbl = A.warp(np.ascontiguousarray(lbl), m, size, nearest=True)
+        out_images.append(A.colour_jitter(rng, img, 0.01, 0.01, 0.01))
+        out_labels.append(lbl)
     return np.stack(out_images), np.stack(out_labels)
 
 
@@ -185,14 +208,12 @@ class VideoSequences(Dataset):
     def __getitem__(self, key: SampleKey) -> dict[str, Any]:
         rng = sample_rng(self.seed, key.position)
         skip = int(self.max_skip(key.iteration))
-        index = key.index
-        for _ in range(RETRIES):
-            images, labels = self.source.clip(index, rng, self.frames, skip)
+        for _ in range(RETRIES):  # the original retries the same video
+            images, labels = self.source.clip(key.index, rng, self.frames, skip)
             images, labels = augment_clip(rng, images, labels, self.size)
             present = [int(v) for v in np.unique(labels[0]) if v not in (0, VOID)]
             if present:
                 break
-            index = int(rng.integers(len(self.source)))
         order = [int(i) for i in rng.permutation(present)] if present else []
         return pack_sample(images, labels, order, self.objects)
 
@@ -200,9 +221,24 @@ class VideoSequences(Dataset):
 # ----------------------------------------------------------------------------- layouts
 
 
-def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int]]:
+def read_subset(path: str | Path) -> set[str]:
+    """A video-name list (one per line, like the original's `yv_subset.txt`)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read the video subset list {path}: {exc}") from None
+    names = {line.strip() for line in text.splitlines() if line.strip()}
+    if not names:
+        raise InputError(f"the video subset list {path} names no video")
+    return names
+
+
+def find_videos(
+    root: Path, davis_repeat: int = 5, yv_subset: set[str] | None = None
+) -> list[tuple[TrainVideo, int]]:
     """DAVIS 2017 train and YouTube-VOS train videos under `root` (either layout, or a folder
-    holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts."""
+    holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts.
+    `yv_subset` keeps only the YouTube-VOS videos it names (the original's filtered list)."""
     from gsfm.data import davis, youtube
 
     if not root.is_dir():
@@ -215,6 +251,8 @@ def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int
             found += [(v, davis_repeat) for v in videos]
         else:
             videos = youtube.train_videos(folder)
+            if yv_subset is not None:
+                videos = [v for v in videos if v.name in yv_subset]
             log.info("stage-3 data: YouTube-VOS train, %d videos in %s", len(videos), folder)
             found += [(v, 1) for v in videos]
     if not found:
