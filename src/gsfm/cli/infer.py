@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gsfm.cli.options import add_size_option, check_size
+from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
 
 if TYPE_CHECKING:
@@ -21,7 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DATASET_NAMES = ("davis2016", "davis2017", "youtube2018", "youtube2019")
+
+def _defaults(field: str) -> str:
+    """'20 for davis2016, 50 for davis2017, ...' from the dataset table."""
+    return ", ".join(f"{getattr(s, field)} for {s.name}" for s in DATASETS.values())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,9 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "<out>/<dataset>-<split>.zip. Finished videos are skipped when run again."
         ),
     )
-    p.add_argument("--dataset", choices=DATASET_NAMES, required=True)
+    p.add_argument("--dataset", choices=tuple(DATASETS), required=True)
     p.add_argument(
-        "--split", default=None, help="split name (default: val for DAVIS, valid for YouTube-VOS)"
+        "--split", default=None, help=f"split name (default: {_defaults('default_split')})"
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results folder")
     p.add_argument(
@@ -50,8 +54,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--root",
         type=Path,
         default=None,
-        help="dataset folder (default: ./data/DAVIS/2016, ./data/DAVIS/2017/trainval or "
-        "test-dev, ./data/YouTube2018, ./data/YouTube)",
+        help="dataset folder (default: "
+        + ", ".join(
+            f"./{r} for {s.name}{' ' + t if t else ''}"
+            for s in DATASETS.values()
+            for r, t in ((s.root, ""), *(((s.test_root, "test"),) if s.test_root else ()))
+        )
+        + ")",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument(
@@ -62,10 +71,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--top-k",
         type=int,
         default=None,
-        help="memory top-k (default: 20 for DAVIS 2016, else 50)",
+        help=f"memory top-k (default: {_defaults('top_k')})",
     )
     p.add_argument(
-        "--mem-every", type=int, default=None, help="memory frame every N frames (default: 3)"
+        "--mem-every",
+        type=int,
+        default=None,
+        help=f"memory frame every N frames (default: {_defaults('mem_every')})",
     )
     p.add_argument(
         "--overwrite",
@@ -80,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     """Check, segment the unfinished videos, write the upload zip, print a summary."""
     from gsfm.inference import runner
 
-    spec = runner.dataset_spec(args.dataset)
+    spec = dataset_spec(args.dataset)
     split = args.split or spec.default_split
     top_k = spec.top_k if args.top_k is None else args.top_k
     mem_every = spec.mem_every if args.mem_every is None else args.mem_every

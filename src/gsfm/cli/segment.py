@@ -9,24 +9,32 @@ done: an error or Ctrl-C half-way leaves the output folder as it was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
+from gsfm.atomic import staged_output
 from gsfm.cli.options import add_size_option, check_size
+from gsfm.data.masks import (
+    DAVIS_PALETTE,
+    LabelMask,
+    read_mask,
+    resize_labels,
+    write_palette_png,
+)
+from gsfm.data.overlay import overlay
+from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
 
 if TYPE_CHECKING:
-    from gsfm.data.masks import LabelMask
-    from gsfm.data.video import FrameSource
     from gsfm.inference.predictor import VideoPredictor
 
 log = logging.getLogger(__name__)
@@ -110,8 +118,6 @@ class GivenMask:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, segment every frame into a staging folder, then move it into --out."""
-    from gsfm.data.video import open_frames
-
     check_arguments(args)
     if args.input.is_dir() and args.out.exists() and args.out.samefile(args.input):
         raise OutputError("--out is the input folder; write the masks to another folder")
@@ -121,12 +127,8 @@ def run(args: argparse.Namespace) -> int:
     cap = memory_cap(args.max_memory_frames, len(source))
     predictor = make_predictor(args, cap)
 
-    staging = make_staging(args.out)
-    try:
+    with staged_output(args.out) as staging:
         seconds = segment_into(staging, source, masks, palette, predictor, args.overlay)
-        publish(staging, args.out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     frames, objects = len(source), len(predictor.object_ids)
     rate = frames / seconds if seconds > 0 else float("inf")
     print(
@@ -211,8 +213,6 @@ def frame_index(text: str, names: list[str]) -> int:
 
 def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[GivenMask], np.ndarray]:
     """Read, size-check (or resize) every --mask and give its objects their output ids."""
-    from gsfm.data.masks import read_mask, resize_labels
-
     height, width = source.size
     frames = [frame_index(str(k), list(source.names)) for k in (args.mask_frame or ["0"])]
     if len(set(frames)) != len(frames):
@@ -243,10 +243,6 @@ def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[Give
 
 def is_binary(path: Path, mask: LabelMask) -> bool:
     """A black-and-white/grey one-object mask (no ids or colours of its own)."""
-    from PIL import Image
-
-    from gsfm.data.masks import DAVIS_PALETTE
-
     with Image.open(path) as img:
         mode = img.mode
     return (
@@ -301,16 +297,6 @@ def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
     )
 
 
-def make_staging(out: Path) -> Path:
-    """A hidden folder beside `out` (same file system, so publishing is a rename)."""
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-    except OSError as err:
-        raise OutputError(f"cannot write into {parent}: {err.strerror or err}") from None
-
-
 def segment_into(
     staging: Path,
     source: FrameSource,
@@ -324,51 +310,24 @@ def segment_into(
     The overlay video is written by `VideoWriter` under a temporary name and renamed only
     when the `with` block ends cleanly.
     """
-    import contextlib
-
-    from tqdm import tqdm
-
-    from gsfm.data.masks import write_palette_png
-    from gsfm.data.overlay import overlay
-    from gsfm.data.video import VideoWriter
+    from gsfm.inference.track import track  # torch: loaded only when segmenting
 
     given = {m.frame: m.labels for m in masks}
-    total = len(source)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         writer = None
         if overlay_path is not None:
             writer = stack.enter_context(VideoWriter(overlay_path, fps=source.fps))
         bar = stack.enter_context(
-            tqdm(total=total, unit="frame", desc="segment", file=sys.stderr, leave=False)
+            tqdm(total=len(source), unit="frame", desc="segment", file=sys.stderr, leave=False)
         )
-        for index, (name, frame) in enumerate(source):
-            labels = predictor.step(frame, given.get(index), last_frame=index == total - 1)
+        names = list(source.names)
+        for out in track(predictor, (frame for _, frame in source), given):
             try:
-                write_palette_png(staging / f"{name}.png", labels, palette)
+                write_palette_png(staging / f"{names[out.index]}.png", out.labels, palette)
             except OSError as err:
                 raise OutputError(f"cannot write masks: {err.strerror or err}") from None
             if writer is not None:
-                writer.write(overlay(frame, labels, palette))
+                writer.write(overlay(out.frame, out.labels, palette))
             bar.update(1)
     return time.perf_counter() - start
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Move the finished masks into `out`: one rename when `out` is new, else file by file
-    (with --overwrite, files of the same name are replaced and others are left alone).
-
-    The staging folder is created private (0700, by mkdtemp) and gets the permissions of an
-    ordinary new folder here; the mask files already have the usual mode (`atomic_path`).
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(staging, 0o777 & ~umask)
-        if not out.exists():
-            os.replace(staging, out)
-            return
-        for path in sorted(staging.iterdir()):
-            os.replace(path, out / path.name)
-    except OSError as err:
-        raise OutputError(f"cannot move the masks into {out}: {err.strerror or err}") from None
