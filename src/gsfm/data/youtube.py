@@ -16,9 +16,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from gsfm.data.datasets import by_year
+from gsfm.data.masks import read_labels
 from gsfm.data.roots import TrainVideo, VideoSample, missing
 from gsfm.errors import InputError
 
@@ -64,10 +64,9 @@ def _objects_from_pngs(pngs: list[Path]) -> dict[str, list[str]]:
     """Without meta.json: each label's first annotated frame (and nothing more is known)."""
     objects: dict[str, list[str]] = {}
     for png in pngs:
-        with Image.open(png) as img:
-            for label in np.unique(np.array(img)):
-                if label != 0 and str(label) not in objects:
-                    objects[str(label)] = [png.stem]
+        for label in np.unique(read_labels(png)):
+            if label != 0 and str(label) not in objects:
+                objects[str(label)] = [png.stem]
     return objects
 
 
