@@ -20,6 +20,7 @@ from torch import Tensor
 from gsfm.errors import InputError
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
 from gsfm.inference.memory import MemoryBank
+from gsfm.inference.stages import stage
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
@@ -146,9 +147,11 @@ class InferenceEngine:
             self.frame_index += 1
             if not self.object_ids and given is None:
                 return torch.ones(1, height, width, device=self.device)
-            x, pads = self._prepare_frame(frame)
+            with stage("prepare"):
+                x, pads = self._prepare_frame(frame)
             prob = self.step_padded(x, given, t, last_frame)
-            return self._to_input_size(prob, pads, (height, width))
+            with stage("resize_back"):
+                return self._to_input_size(prob, pads, (height, width))
 
     def labels(self, prob: Tensor) -> Tensor:
         """Probabilities [N+1, H, W] -> label map [H, W] (int64) of the caller's object ids."""
@@ -168,7 +171,8 @@ class InferenceEngine:
         -> aggregated probabilities [N+1, Hp, Wp] float32. Works at the network's size."""
         cfg = self.config
         with torch.inference_mode(), autocast_context(self.device, cfg.precision):
-            features = self.network.encode_key(x)
+            with stage("encode_key"):
+                features = self.network.encode_key(x)
             if self.object_ids and self.bank.num_frames:
                 probs = self._predict(features)
             else:
@@ -180,8 +184,9 @@ class InferenceEngine:
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):
-                values = self.network.encode_value(x, features.f16, prob[None, 1:])
-                self.bank.add(features.key, values, t, permanent=given is not None)
+                with stage("encode_value"):
+                    values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                    self.bank.add(features.key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
 
@@ -192,20 +197,22 @@ class InferenceEngine:
         cohort is a contiguous range); each cohort attends only to slots from its own first
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
-        keys, values = self.bank.keys(), self.bank.values_by_position()
-        h, w = keys.shape[-2:]
-        # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
-        # in bf16 for a top-k selection.
-        with torch.autocast(device_type=self.device.type, enabled=False):
-            affinity = query_affinity(keys.float(), features.key.float())
-        readouts = []
-        for start, stop, first in self._cohorts():
-            valid = self.bank.valid_slots(first).repeat_interleave(h * w)
-            out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
-            readouts.append(readout_maps(out, stop - start, h, w))
-        readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
-        logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
-        return torch.sigmoid(logits.float())[0]
+        with stage("read_memory"):
+            keys, values = self.bank.keys(), self.bank.values_by_position()
+            h, w = keys.shape[-2:]
+            # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
+            # in bf16 for a top-k selection.
+            with torch.autocast(device_type=self.device.type, enabled=False):
+                affinity = query_affinity(keys.float(), features.key.float())
+            readouts = []
+            for start, stop, first in self._cohorts():
+                valid = self.bank.valid_slots(first).repeat_interleave(h * w)
+                out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
+                readouts.append(readout_maps(out, stop - start, h, w))
+            readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
+        with stage("decode"):
+            logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
+            return torch.sigmoid(logits.float())[0]
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
         """(start, stop, first_frame) ranges of objects sharing a first frame."""
