@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.masks import read_labels, read_mask, write_palette_png
 from gsfm.data.overlay import contact_sheet, overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
@@ -73,8 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=DEFAULT_WEIGHTS,
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    add_size_option(p)
+    add_device_option(p)
+    add_engine_options(p, ("size",))
     p.set_defaults(func=run)
     return p
 
@@ -110,10 +110,10 @@ class Scores:
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
-    check_size(args.size)
+    size = engine_config(args).size
     sample = find_sample(sample_dir())
     check_output(args.out)
-    predictor = load_predictor(args.weights, args.device, args.size or None)
+    predictor = load_predictor(args.weights, args.device, size)
 
     source = open_frames(sample.video)
     first = read_mask(sample.first_mask)
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"sample clip: {frames} frames of {width}x{height}, {len(first.object_ids)} objects; "
         f"weights {weights} on {predictor.device}, network input "
-        f"{'native size' if not args.size else f'shorter side {args.size}'}"
+        f"{'native size' if size is None else f'shorter side {size}'}"
     )
     per_object = ", ".join(f"{k}: {(j + f) / 2:.3f}" for k, (j, f) in scores.per_object.items())
     print(

@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
-
-if TYPE_CHECKING:
-    from gsfm.inference.predictor import VideoPredictor
+from gsfm.inference import runner
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +60,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         )
         + ")",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
-    )
-    add_size_option(p)
-    p.add_argument(
-        "--top-k",
-        type=int,
-        default=None,
-        help=f"memory top-k (default: {_defaults('top_k')})",
-    )
-    p.add_argument(
-        "--mem-every",
-        type=int,
-        default=None,
-        help=f"memory frame every N frames (default: {_defaults('mem_every')})",
+    add_device_option(p)
+    add_engine_options(
+        p,
+        ("precision", "size", "top_k", "mem_every"),
+        defaults={"top_k": None, "mem_every": None},
+        helps={
+            "top_k": f"memory top-k (default: {_defaults('top_k')})",
+            "mem_every": f"memory frame every N frames (default: {_defaults('mem_every')})",
+        },
     )
     p.add_argument(
         "--overwrite",
@@ -90,13 +81,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check, segment the unfinished videos, write the upload zip, print a summary."""
-    from gsfm.inference import runner
+    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
 
     spec = dataset_spec(args.dataset)
     split = args.split or spec.default_split
-    top_k = spec.top_k if args.top_k is None else args.top_k
-    mem_every = spec.mem_every if args.mem_every is None else args.mem_every
-    check_numbers(args.size, top_k, mem_every)
+    config = engine_config(
+        args,
+        top_k=spec.top_k if args.top_k is None else args.top_k,
+        mem_every=spec.mem_every if args.mem_every is None else args.mem_every,
+    )
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:
@@ -105,15 +98,16 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "split": split,
         "weights": str(args.weights),
-        "top_k": top_k,
-        "mem_every": mem_every,
-        "size": args.size or None,
-        "precision": args.precision,
+        "top_k": config.top_k,
+        "mem_every": config.mem_every,
+        "size": config.size,
+        "precision": config.precision,
     }
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        predictor = make_predictor(args, top_k, mem_every)  # WeightsError, device errors
+        # WeightsError, device errors
+        predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):
@@ -125,9 +119,9 @@ def run(args: argparse.Namespace) -> int:
         split,
         len(videos),
         predictor.info.source if predictor.info else args.weights,
-        top_k,
-        mem_every,
-        args.size or "native",
+        config.top_k,
+        config.mem_every,
+        config.size or "native",
         predictor.device,
     )
     runner.start_output(args.out, settings, videos, args.overwrite)
@@ -144,25 +138,3 @@ def run(args: argparse.Namespace) -> int:
         line += f"; upload {summary.zip_path}"
     print(line)
     return 0
-
-
-def make_predictor(args: argparse.Namespace, top_k: int, mem_every: int) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
-        top_k=top_k,
-        mem_every=mem_every,
-        size=args.size or None,
-        precision=args.precision,
-    )
-
-
-def check_numbers(size: int, top_k: int, mem_every: int) -> None:
-    """Out-of-range numbers as one-line errors rather than an engine ValueError."""
-    check_size(size)
-    if top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {top_k}")
-    if mem_every < 1:
-        raise InputError(f"--mem-every must be at least 1, got {mem_every}")

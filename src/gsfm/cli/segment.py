@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.masks import (
     DAVIS_PALETTE,
     LabelMask,
@@ -82,21 +82,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--weights", default="gsfm-tiny", help="weights file or bundled name (default: gsfm-tiny)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
+    add_device_option(p)
+    add_engine_options(
+        p,
+        ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
+        defaults={"max_memory_frames": None},
+        helps={
+            "max_memory_frames": f"cap the memory at N frames; 0 = unbounded (default: "
+            f"unbounded, or {LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)"
+        },
     )
-    add_size_option(p)
-    p.add_argument(
-        "--max-memory-frames",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"cap the memory at N frames; 0 = unbounded (default: unbounded, or "
-        f"{LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)",
-    )
-    p.add_argument("--top-k", type=int, default=50, help="memory top-k (default: 50)")
-    p.add_argument("--mem-every", type=int, default=3, help="memory frame every N (default: 3)")
     p.add_argument(
         "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
     )
@@ -142,15 +137,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Numbers in range and one --mask-frame per --mask (when more than one mask)."""
-    check_size(args.size)
-    cap = args.max_memory_frames
-    if cap is not None and cap != 0 and cap < 2:
-        raise InputError(f"--max-memory-frames must be 0 (unbounded) or at least 2, got {cap}")
-    if args.top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    if args.mem_every < 1:
-        raise InputError(f"--mem-every must be at least 1, got {args.mem_every}")
+    """Engine settings in range and one --mask-frame per --mask (when more than one mask)."""
+    engine_config(args)  # the engine's range checks, before anything is read
     if args.mask_frame is not None and len(args.mask_frame) != len(args.mask):
         raise InputError(
             f"{len(args.mask)} --mask but {len(args.mask_frame)} --mask-frame; give one "
@@ -286,15 +274,8 @@ def later_mask_ids(
 def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
     from gsfm.inference.predictor import VideoPredictor
 
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
-        top_k=args.top_k,
-        mem_every=args.mem_every,
-        max_memory_frames=cap,
-        size=args.size or None,
-        precision=args.precision,
-    )
+    config = engine_config(args, max_memory_frames=cap)
+    return VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
 
 
 def segment_into(

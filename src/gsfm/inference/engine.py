@@ -1,6 +1,6 @@
 """The per-frame inference engine shared by the CLI, the Python API and the dataset runners.
 
-Online, one frame at a time (spec section 4): encode the frame's key once (shared by every
+Online, one frame at a time, as the paper's inference: encode the frame's key once (shared by every
 object and reused by the value encoder), read the memory with top-k attention, decode all
 objects in one batched call, aggregate softly, and write the frame to memory every
 `mem_every` frames and on every frame that brings a mask. No file I/O and no argument
@@ -10,7 +10,6 @@ parsing here: callers hand in tensors and get probabilities back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gsfm.errors import InputError
+from gsfm.inference.config import EngineConfig
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
 from gsfm.inference.memory import MemoryBank
 from gsfm.inference.stages import stage
@@ -27,45 +27,6 @@ from gsfm.model.network import GSFM, KeyFeatures
 from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Inference settings. Defaults are the original's DAVIS 2017 / YouTube-VOS ones.
-
-    - top_k: memory entries kept per query position (None = plain softmax over all).
-    - mem_every: a frame becomes a memory frame this many frames after the previous one.
-    - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
-    - size: the network sees frames whose shorter side is `size` pixels (None = native);
-      the paper runs at 480p and resizes masks back to the input size.
-    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
-    """
-
-    top_k: int | None = 50
-    mem_every: int = 3
-    max_memory_frames: int | None = None
-    size: int | None = 480
-    precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1 or None, got {self.top_k}")
-        if self.mem_every < 1:
-            raise ValueError(f"mem_every must be >= 1, got {self.mem_every}")
-        if self.size is not None and self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels or None, got {self.size}")
-        if self.max_memory_frames is not None and self.max_memory_frames < 2:
-            raise ValueError(
-                f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}"
-            )
-
-    def with_options(self, **options: Any) -> EngineConfig:
-        """A copy with some fields replaced; unknown names are a TypeError."""
-        known = {f.name for f in fields(self)}
-        unknown = set(options) - known
-        if unknown:
-            raise TypeError(f"unknown engine options: {sorted(unknown)}")
-        return replace(self, **options)
 
 
 def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:

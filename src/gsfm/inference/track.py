@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from torch import Tensor
 
 from gsfm.data.video import frame_size, read_frame
 
@@ -94,7 +93,7 @@ def _empty(index: int, frame: Any, probabilities: bool) -> TrackedFrame:
         frame = None
     else:  # arrays are HxWx3; tensors 3xHxW (or HxWx3), as `frame_tensor` reads them
         shape = tuple(frame.shape)
-        tensor_layout = isinstance(frame, Tensor) and shape[0] == 3
+        tensor_layout = not isinstance(frame, np.ndarray) and shape[0] == 3
         height, width = shape[1:3] if tensor_layout else shape[:2]
     labels = np.zeros((height, width), dtype=np.uint8)
     prob = np.ones((1, height, width), dtype=np.float32) if probabilities else None
