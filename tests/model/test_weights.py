@@ -16,6 +16,7 @@ from gsfm.model.weights import (
     load_network,
     save_network,
 )
+from tests import reference
 from tests.model.conftest import random_original_state
 
 
@@ -25,7 +26,7 @@ def forward(net: GSFM) -> torch.Tensor:
     with torch.inference_mode():
         k = net.eval().encode_key(x)
         v = net.encode_value(x, k.f16, torch.rand(1, 2, 48, 64))
-        logits, _ = net.segment(k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
+        logits, _ = reference.segment(net, k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
     return logits
 
 

@@ -236,7 +236,10 @@ def profile_frame(
         lfm.remove()
         hfm.remove()
     g, s = meter.gflop, {k: statistics.median(v) for k, v in meter.seconds.items()}
-    g_read = g["read_memory"] + gather_gflop(engine.bank.values().shape, top_k)
+    cv = engine.bank.values_by_position().shape[-1]
+    g_read = g["read_memory"] + gather_gflop(
+        (1, objects, cv, engine.memory_frames, height // 16, width // 16), top_k
+    )
     return [
         StageStats("key encoding", g["encode_key"] - g_lfm, s["encode_key"] - s_lfm, 1.0),
         StageStats("spectral (LFM + HFM)", g_lfm + g_hfm, s_lfm + s_hfm, 1.0),
