@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gsfm.errors import InputError, OutputError
 
-# command -> module defining add_subcommand(subparsers); modules not built yet are skipped.
+# command -> module defining add_subcommand(subparsers).
 SUBCOMMANDS = {
     "fixture": "gsfm.cli.data",
     "benchmark": "gsfm.cli.data_benchmark",
@@ -31,13 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     nested = p.add_subparsers(dest="data_command", metavar="COMMAND")
     nested.required = True
     for module_name in SUBCOMMANDS.values():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.add_subcommand(nested)
+        importlib.import_module(module_name).add_subcommand(nested)
     p.set_defaults(func=run)
     return p
 
