@@ -51,6 +51,16 @@ def test_original_layout_loads_strictly_and_round_trips(original_file: Path, tmp
     assert torch.equal(forward(net2), out)
 
 
+def test_the_sidecar_is_never_read(tmp_path: Path) -> None:
+    net = GSFM(get_config("gsfm-tiny"))
+    path = save_network(net, tmp_path / "t.safetensors", {"note": "kept"})
+    assert '"variant": "gsfm-tiny"' in path.with_suffix(".yaml").read_text()
+    path.with_suffix(".yaml").write_text("config: {variant: gsfm}\n: not yaml [")
+    net2, info = load_network(path)
+    assert info.variant == "gsfm-tiny" and info.metadata["note"] == "kept"
+    assert torch.equal(forward(net2), forward(net))
+
+
 def test_safetensors_without_sidecar_uses_metadata(tmp_path: Path) -> None:
     net = GSFM(get_config("gsfm-tiny"))
     path = save_network(net, tmp_path / "t.safetensors")
