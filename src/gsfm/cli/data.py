@@ -13,6 +13,7 @@ import importlib
 from pathlib import Path
 
 from gsfm.errors import InputError, OutputError
+from gsfm.extras import require
 
 # command -> module defining add_subcommand(subparsers).
 SUBCOMMANDS = {
@@ -37,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen `gsfm data` command."""
+    """Run the chosen `gsfm data` command (each writes procedural data: the [train] extra)."""
+    require("train", f"gsfm data {args.data_command}")
     return int(args.data_run(args) or 0)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from gsfm.data.datasets import EVALUATED, dataset_spec
 from gsfm.errors import InputError
+from gsfm.extras import missing
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -66,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_davis(
         root, args.split, args.results, year, workers=args.workers, out_dir=out_dir
     )
-    save_chart(result, Path(out_dir) / f"per-sequence_results-{args.split}.png")
+    if missing("plots"):
+        log.info("no bar chart: it needs the [plots] extra (pip install 'gsfm[plots]')")
+    else:
+        save_chart(result, Path(out_dir) / f"per-sequence_results-{args.split}.png")
     print(format_report(result), end="")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gsfm.errors import InputError
+from gsfm.extras import require
 from gsfm.inference.config import DEVICES
 from gsfm.train.config import RECIPES, TrainConfig
 
@@ -164,7 +165,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, A
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume); errors propagate as GSFMError."""
-    from gsfm.train.trainer import train
+    require("train", "gsfm train")
+    from gsfm.train.trainer import train  # needs the [train] extra
 
     cfg, payload = config_from_args(args)
     folder = train(cfg, resume=payload)
