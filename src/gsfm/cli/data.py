@@ -12,6 +12,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from gsfm.data.datasets import LAYOUTS
 from gsfm.errors import InputError, OutputError
 from gsfm.extras import require
 
@@ -65,8 +66,6 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 
 def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm data fixture`."""
-    from gsfm.data.fixtures import LAYOUTS
-
     p = nested.add_parser(
         "fixture",
         help="write a small procedural dataset in an official layout",
