@@ -35,9 +35,15 @@ from typing import Any
 import numpy as np
 import torch
 
+import gsfm
+from gsfm.bench.report import text_table
+from gsfm.data.synthetic import make_clip
 from gsfm.errors import GSFMError
+from gsfm.inference.device import resolve_device
+from gsfm.inference.predictor import VideoPredictor
 from gsfm.inference.stages import STAGES as ENGINE_STAGES
 from gsfm.inference.stages import observe
+from gsfm.model.weights import bundled_names, load_network
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +143,6 @@ def grid_configs(
 
 def weights_source(variant: str) -> str:
     """The bundled weights of a variant when shipped, else an untrained network of it."""
-    from gsfm.model.weights import bundled_names
-
     return variant if variant in bundled_names() else f"random:{variant}"
 
 
@@ -146,8 +150,6 @@ def make_frames(
     height: int, width: int, objects: int, pool: int = FRAME_POOL, seed: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """A few procedural frames (HxWx3 uint8) and a first label map holding every object."""
-    from gsfm.data.synthetic import make_clip
-
     clip = make_clip(seed, pool, height, width, objects, appear=[0] * objects)
     first = clip.masks[0].copy()
     # An object hidden behind another in frame 0 would not be tracked: give it a small box.
@@ -250,10 +252,6 @@ def reset_peak_rss() -> bool:
 
 def measure_config(config: PipelineConfig) -> dict[str, Any]:
     """Run one configuration in this process and return its row (see `run_configs`)."""
-    from gsfm.inference.device import resolve_device
-    from gsfm.inference.predictor import VideoPredictor
-    from gsfm.model.weights import load_network
-
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -338,8 +336,6 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
 def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> dict[str, Any]:
     """`measure_config` in a fresh Python process (its own peak memory); failures -> a row
     whose `error` says what went wrong (CUDA out of memory, killed, ...)."""
-    import gsfm
-
     src = str(Path(gsfm.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
@@ -427,8 +423,6 @@ class PipelineReport:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a fixed-width text table (one line per configuration)."""
-    from gsfm.bench.report import text_table
-
     header = [
         "device",
         "variant",

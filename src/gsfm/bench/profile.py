@@ -29,10 +29,14 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from gsfm.bench.machine import describe_machine, machine_line
+from gsfm.bench.peak import matmul_peak
+from gsfm.bench.report import text_table
 from gsfm.inference.device import DTYPES, autocast_context, resolve_device
 from gsfm.inference.engine import InferenceEngine
 from gsfm.inference.stages import observe
 from gsfm.model.network import GSFM
+from gsfm.model.weights import load_network
 
 log = logging.getLogger(__name__)
 
@@ -304,10 +308,6 @@ def run_profile(
     """Profile every combination; untrained networks (`random:<variant>`) as FLOPs and speed
     do not depend on the weights. The matmul peak is taken per device and precision, just
     before that precision's stages."""
-    from gsfm.bench.machine import describe_machine
-    from gsfm.bench.peak import matmul_peak
-    from gsfm.model.weights import load_network
-
     report = ProfileReport(
         machine=machine or describe_machine(),
         settings={
@@ -358,9 +358,6 @@ def run_profile(
 
 def format_profile(report: ProfileReport) -> str:
     """One block per result (stages), then a summary line per result."""
-    from gsfm.bench.machine import machine_line
-    from gsfm.bench.report import text_table
-
     s = report.settings
     lines = [
         f"machine: {machine_line(report.machine)}",

@@ -13,6 +13,7 @@ import importlib
 from pathlib import Path
 
 from gsfm.data.datasets import LAYOUTS
+from gsfm.data.fixtures import write_fixture
 from gsfm.errors import InputError, OutputError
 from gsfm.extras import require
 
@@ -94,8 +95,6 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _run_fixture(args: argparse.Namespace) -> int:
-    from gsfm.data.fixtures import write_fixture
-
     if args.videos < 1 or args.frames < 1:
         raise InputError(
             f"--videos and --frames must be at least 1, got {args.videos} and {args.frames}"

@@ -30,6 +30,7 @@ from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError, WeightsError
 from gsfm.evaluation.davis import object_jf
 from gsfm.evaluation.metrics import statistics
+from gsfm.inference.track import track
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -224,8 +225,6 @@ def segment(
     Returns the label maps [T, H, W], the (frame index, overlay) pairs picked for the contact
     sheet and the seconds spent (reading, network and writing).
     """
-    from gsfm.inference.track import track  # torch: loaded only when segmenting
-
     total = len(source)
     shown = set(np.linspace(0, total - 1, min(SHEET_FRAMES, total)).round().astype(int).tolist())
     masks_dir = staging / MASKS_DIR

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from gsfm.data.datasets import EVALUATED, dataset_spec
 from gsfm.errors import InputError
+from gsfm.evaluation.davis import evaluate_davis
+from gsfm.evaluation.report import format_report, save_chart
 from gsfm.extras import missing
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write CSVs and chart, print the tables; errors propagate as GSFMError."""
-    from gsfm.evaluation.davis import evaluate_davis
-    from gsfm.evaluation.report import format_report, save_chart
-
     spec = dataset_spec(args.dataset)
     year = spec.year
     if not spec.has_ground_truth(args.split):

@@ -33,6 +33,7 @@ from gsfm.data.masks import (
 from gsfm.data.overlay import overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
+from gsfm.inference.track import track
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -291,8 +292,6 @@ def segment_into(
     The overlay video is written by `VideoWriter` under a temporary name and renamed only
     when the `with` block ends cleanly.
     """
-    from gsfm.inference.track import track  # torch: loaded only when segmenting
-
     given = {m.frame: m.labels for m in masks}
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
