@@ -1,12 +1,11 @@
 """Benchmark runs: every video of a DAVIS / YouTube-VOS split through the inference engine,
 written in the official submission layout.
 
-A thin adapter between the dataset readers (`VideoSample`), `VideoPredictor` and the mask
-writers: given masks are fed at their frames (YouTube-VOS objects join late), and only the
-frames a benchmark scores are written, as `<out>/<video>/<frame>.png` with the frame names
-kept. DAVIS 2016 results are 0/255 grey PNGs (its evaluation reads `mask > 0`); the others are
-palette PNGs of object ids with the palette of the video's annotations, at the frames'
-original resolution.
+A thin adapter between the dataset readers (`VideoSample`), the frame loop (`track`) and the
+mask writers: given masks are fed at their frames (YouTube-VOS objects join late), and only
+the frames a benchmark scores are written, as `<out>/<video>/<frame>.png` with the frame names
+kept, in the format the dataset's `DatasetSpec` names (gsfm.data.datasets), with the palette
+of the video's annotations, at the frames' original resolution.
 
 Runs resume: PNGs are written atomically, so a video whose folder holds every expected PNG is
 finished and skipped. `<out>/.gsfm-infer.json` records the settings that produced the
