@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from gsfm.data.datasets import DATASETS
 from gsfm.data.masks import read_labels
 from gsfm.data.roots import TrainVideo
 from gsfm.data.video import read_frame
@@ -194,7 +195,8 @@ def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int
     found: list[tuple[TrainVideo, int]] = []
     for folder in _candidates(root):
         if _is_davis(folder):
-            videos = davis.train_videos(folder, split="train", year=2017)
+            spec = DATASETS["davis2017"]
+            videos = davis.train_videos(folder, split=spec.train_split, year=spec.year)
             log.info("stage-3 data: DAVIS 2017 train, %d videos in %s", len(videos), folder)
             found += [(v, davis_repeat) for v in videos]
         else:
