@@ -15,6 +15,7 @@ from gsfm.inference.resize import network_size
 from gsfm.model.image import normalize
 from gsfm.model.weights import load_network
 from tests.inference.clips import make_clip
+from tests.reference import decode_reference
 
 TOP_K, MEM_EVERY, SIZE = 20, 2, 32
 H, W, T, JOIN = 40, 56, 9, 4
@@ -67,7 +68,7 @@ def original_steps(net, frames, given: dict[int, np.ndarray], k: int) -> list[to
         mk = torch.stack([key for key, _ in banks[oi]], dim=2)
         mv = torch.stack([value for _, value in banks[oi]], dim=3)
         readout = net.read_memory(mk, mv, feats.key, TOP_K)
-        return torch.sigmoid(net.decode_reference(readout, feats.value, feats.f8, feats.f4))[0]
+        return torch.sigmoid(decode_reference(net, readout, feats.value, feats.f8, feats.f4))[0]
 
     def do_pass(idx: int, end_idx: int) -> None:
         last, end = idx, end_idx - 1

@@ -18,6 +18,7 @@ from gsfm.model.weights import (
     load_network,
     save_network,
 )
+from tests import reference
 from tests.model.conftest import random_original_state
 
 
@@ -27,7 +28,7 @@ def forward(net: GSFM) -> torch.Tensor:
     with torch.inference_mode():
         k = net.eval().encode_key(x)
         v = net.encode_value(x, k.f16, torch.rand(1, 2, 48, 64))
-        logits, _ = net.segment(k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
+        logits, _ = reference.segment(net, k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
     return logits
 
 
@@ -50,6 +51,16 @@ def test_original_layout_loads_strictly_and_round_trips(original_file: Path, tmp
     net2, info2 = load_network(saved)
     assert info2.variant == "gsfm" and info2.metadata["note"] == "round trip"
     assert torch.equal(forward(net2), out)
+
+
+def test_the_sidecar_is_never_read(tmp_path: Path) -> None:
+    net = GSFM(get_config("gsfm-tiny"))
+    path = save_network(net, tmp_path / "t.safetensors", {"note": "kept"})
+    assert '"variant": "gsfm-tiny"' in path.with_suffix(".yaml").read_text()
+    path.with_suffix(".yaml").write_text("config: {variant: gsfm}\n: not yaml [")
+    net2, info = load_network(path)
+    assert info.variant == "gsfm-tiny" and info.metadata["note"] == "kept"
+    assert torch.equal(forward(net2), forward(net))
 
 
 def test_safetensors_without_sidecar_uses_metadata(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_named_recipes():
 def test_cli_defaults_follow_the_recipe(tmp_path):
     import argparse
 
-    from gsfm.cli.train import add_arguments, config_from_args
+    from gsfm.train.options import add_arguments, config_from_args
 
     def cfg(*argv: str) -> TrainConfig:
         p = argparse.ArgumentParser()

@@ -1,6 +1,6 @@
 """The per-frame inference engine shared by the CLI, the Python API and the dataset runners.
 
-Online, one frame at a time (spec section 4): encode the frame's key once (shared by every
+Online, one frame at a time, as the paper's inference: encode the frame's key once (shared by every
 object and reused by the value encoder), read the memory with top-k attention, decode all
 objects in one batched call, aggregate softly, and write the frame to memory every
 `mem_every` frames and on every frame that brings a mask. No file I/O and no argument
@@ -10,7 +10,6 @@ parsing here: callers hand in tensors and get probabilities back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -18,70 +17,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gsfm.errors import InputError
+from gsfm.inference.config import EngineConfig
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
 from gsfm.inference.memory import MemoryBank
-from gsfm.inference.resize import (
-    ANTIALIAS,
-    RESIZE_MODES,
-    resize_frame,
-    resize_masks,
-)
 from gsfm.inference.resize import network_size as network_size  # re-exported
+from gsfm.inference.resize import resize_frame, resize_masks
+from gsfm.inference.stages import stage
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
 from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Inference settings. Defaults are the original's DAVIS 2017 / YouTube-VOS ones.
-
-    - top_k: memory entries kept per query position (None = plain softmax over all).
-    - mem_every: a frame becomes a memory frame this many frames after the previous one.
-    - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
-    - size: the network sees frames whose shorter side is `size` pixels (None = native);
-      the paper runs at 480p and resizes masks back to the input size.
-    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
-    - resize: how frames and given masks are resized to `size` (gsfm.inference.resize):
-      "antialias" (default) or "original" (the original's YouTube-VOS loader).
-    - reaggregate_on_join: on a frame where objects join while others are tracked, aggregate
-      the predictions first and again after writing the new masks in, as the original's
-      `interact` does (YouTube-VOS); off, the new masks go over the raw sigmoids and one
-      aggregation follows.
-    """
-
-    top_k: int | None = 50
-    mem_every: int = 3
-    max_memory_frames: int | None = None
-    size: int | None = 480
-    precision: str = "fp32"
-    resize: str = ANTIALIAS
-    reaggregate_on_join: bool = False
-
-    def __post_init__(self) -> None:
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1 or None, got {self.top_k}")
-        if self.mem_every < 1:
-            raise ValueError(f"mem_every must be >= 1, got {self.mem_every}")
-        if self.size is not None and self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels or None, got {self.size}")
-        if self.resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
-        if self.max_memory_frames is not None and self.max_memory_frames < 2:
-            raise ValueError(
-                f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}"
-            )
-
-    def with_options(self, **options: Any) -> EngineConfig:
-        """A copy with some fields replaced; unknown names are a TypeError."""
-        known = {f.name for f in fields(self)}
-        unknown = set(options) - known
-        if unknown:
-            raise TypeError(f"unknown engine options: {sorted(unknown)}")
-        return replace(self, **options)
 
 
 class InferenceEngine:
@@ -153,9 +100,11 @@ class InferenceEngine:
             self.frame_index += 1
             if not self.object_ids and given is None:
                 return torch.ones(1, height, width, device=self.device)
-            x, pads = self._prepare_frame(frame)
+            with stage("prepare"):
+                x, pads = self._prepare_frame(frame)
             prob = self.step_padded(x, given, t, last_frame)
-            return self._to_input_size(prob, pads, (height, width))
+            with stage("resize_back"):
+                return self._to_input_size(prob, pads, (height, width))
 
     def labels(self, prob: Tensor) -> Tensor:
         """Probabilities [N+1, H, W] -> label map [H, W] (int64) of the caller's object ids."""
@@ -175,7 +124,8 @@ class InferenceEngine:
         -> aggregated probabilities [N+1, Hp, Wp] float32. Works at the network's size."""
         cfg = self.config
         with torch.inference_mode(), autocast_context(self.device, cfg.precision):
-            features = self.network.encode_key(x)
+            with stage("encode_key"):
+                features = self.network.encode_key(x)
             if self.object_ids and self.bank.num_frames:
                 probs = self._predict(features)
             else:
@@ -191,8 +141,9 @@ class InferenceEngine:
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):
-                values = self.network.encode_value(x, features.f16, prob[None, 1:])
-                self.bank.add(features.key, values, t, permanent=given is not None)
+                with stage("encode_value"):
+                    values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                    self.bank.add(features.key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
 
@@ -203,20 +154,22 @@ class InferenceEngine:
         cohort is a contiguous range); each cohort attends only to slots from its own first
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
-        keys, values = self.bank.keys(), self.bank.values_by_position()
-        h, w = keys.shape[-2:]
-        # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
-        # in bf16 for a top-k selection.
-        with torch.autocast(device_type=self.device.type, enabled=False):
-            affinity = query_affinity(keys.float(), features.key.float())
-        readouts = []
-        for start, stop, first in self._cohorts():
-            valid = self.bank.valid_slots(first).repeat_interleave(h * w)
-            out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
-            readouts.append(readout_maps(out, stop - start, h, w))
-        readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
-        logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
-        return torch.sigmoid(logits.float())[0]
+        with stage("read_memory"):
+            keys, values = self.bank.keys(), self.bank.values_by_position()
+            h, w = keys.shape[-2:]
+            # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
+            # in bf16 for a top-k selection.
+            with torch.autocast(device_type=self.device.type, enabled=False):
+                affinity = query_affinity(keys.float(), features.key.float())
+            readouts = []
+            for start, stop, first in self._cohorts():
+                valid = self.bank.valid_slots(first).repeat_interleave(h * w)
+                out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
+                readouts.append(readout_maps(out, stop - start, h, w))
+            readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
+        with stage("decode"):
+            logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
+            return torch.sigmoid(logits.float())[0]
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
         """(start, stop, first_frame) ranges of objects sharing a first frame."""

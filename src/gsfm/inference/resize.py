@@ -14,11 +14,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from gsfm.inference.config import ANTIALIAS, ORIGINAL, RESIZE_MODES
 from gsfm.model.image import normalize
 
-ANTIALIAS = "antialias"
-ORIGINAL = "original"
-RESIZE_MODES = (ANTIALIAS, ORIGINAL)
+__all__ = ["ANTIALIAS", "ORIGINAL", "RESIZE_MODES", "network_size", "resize_frame", "resize_masks"]
 
 
 def network_size(

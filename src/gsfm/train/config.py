@@ -1,6 +1,7 @@
 """Training configuration: one dataclass, per-stage defaults from the GSFM recipe.
 
-The recipe's numbers (spec section 3) are defaults for a full-length run. When the number of
+The recipe's numbers (the original's schedule: 40k iterations of static images at batch 16,
+then 30k of videos at batch 8, LR 4e-5) are defaults for a full-length run. When the number of
 iterations differs, the LR milestones and the bootstrapping warm-up scale proportionally (a
 run of 4,000 iterations in stage 0 decays at 2,000 and warms from 300 to 1,000), and the
 max-skip curriculum is defined as fractions of the run, so a short run follows the same recipe

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gsfm.data.masks import read_labels
+from gsfm.data.video import read_frame
 from gsfm.errors import InputError
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
@@ -73,13 +75,11 @@ class FolderImages:
 
     def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         image_path, mask_path = self.pairs[index]
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-        if image is None or mask is None:
-            raise InputError(f"cannot read {image_path} or its mask")
+        image = read_frame(image_path)
+        mask = read_labels(mask_path, grey=True)
         if mask.shape != image.shape[:2]:
             mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask  # grey levels kept (soft)
+        return image, mask  # grey levels kept (soft)
 
 
 class ProceduralImages:

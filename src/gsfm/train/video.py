@@ -23,10 +23,12 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
+from gsfm.data.datasets import DATASETS
+from gsfm.data.masks import read_labels
 from gsfm.data.roots import TrainVideo
+from gsfm.data.video import read_frame
 from gsfm.errors import InputError
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
@@ -67,23 +69,6 @@ def pick_indices(rng: np.random.Generator, length: int, frames: int, max_skip: i
     return indices
 
 
-def read_label(path: Path, binary: bool = False) -> np.ndarray:
-    """An annotation PNG (palette indices; 0/255 when `binary`) -> HxW uint8 object ids."""
-    try:
-        with Image.open(path) as im:
-            labels = np.array(im if im.mode in ("P", "L") else im.convert("L"), dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read annotation {path}: {exc}") from None
-    return (labels > 0).astype(np.uint8) if binary else labels
-
-
-def read_frame(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"cannot read frame {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 class RecordedVideos:
     """Videos on disk (DAVIS/YouTube-VOS layouts), each possibly repeated."""
 
@@ -110,7 +95,7 @@ class RecordedVideos:
         skip = max(1, max_skip // video.frame_step)
         ids = pick_indices(rng, len(video.frames), frames, skip)
         images = [read_frame(video.frames[i]) for i in ids]
-        labels = [read_label(video.masks[i], video.binary) for i in ids]
+        labels = [read_labels(video.masks[i], binary=video.binary) for i in ids]
         h, w = images[0].shape[:2]
         images = [im if im.shape[:2] == (h, w) else cv2.resize(im, (w, h)) for im in images]
         labels = [
@@ -246,7 +231,8 @@ def find_videos(
     found: list[tuple[TrainVideo, int]] = []
     for folder in _candidates(root):
         if _is_davis(folder):
-            videos = davis.train_videos(folder, split="train", year=2017)
+            spec = DATASETS["davis2017"]
+            videos = davis.train_videos(folder, split=spec.train_split, year=spec.year)
             log.info("stage-3 data: DAVIS 2017 train, %d videos in %s", len(videos), folder)
             found += [(v, davis_repeat) for v in videos]
         else:
