@@ -102,7 +102,8 @@ def test_malformed_config_fields_are_refused_before_building(
 
 
 @pytest.mark.parametrize(
-    ("raw", "message"), [("{not json", "metadata is not JSON"), ("[1, 2]", "must be a mapping")]
+    ("raw", "message"),
+    [("{not json", "bad model config in the metadata"), ("[1, 2]", "must be a mapping")],
 )
 def test_config_that_is_not_a_json_object_is_refused(tmp_path: Path, tiny_state, raw, message):
     with pytest.raises(WeightsError, match=message):
@@ -119,15 +120,14 @@ def test_config_in_bounds_but_not_the_files_shapes_builds_nothing(
     assert real_builds == []
 
 
-def test_yaml_sidecar_with_bad_config_is_refused(tmp_path: Path):
-    path = save_network(GSFM(get_config("gsfm-tiny")), tmp_path / "w.safetensors")
-    side = path.with_suffix(".yaml")
-    side.write_text("config:\n  value_dim: 10000000\n")
-    with pytest.raises(WeightsError, match="value_dim must be an integer"):
-        load_network(path)
-    side.write_text("- a\n- list\n")
-    with pytest.raises(WeightsError, match="not a mapping"):
-        load_network(path)
+def test_yaml_sidecar_is_never_read(tmp_path: Path):
+    """The metadata is the one source of the config: a hostile sidecar changes nothing."""
+    net = GSFM(get_config("gsfm-tiny"))
+    path = save_network(net, tmp_path / "w.safetensors")
+    path.with_suffix(".yaml").write_text("config:\n  value_dim: 10000000\n- not yaml: [\n")
+    loaded, info = load_network(path)
+    assert info.variant == "gsfm-tiny"
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 
 def test_info_on_a_huge_config_is_one_line_and_builds_nothing(

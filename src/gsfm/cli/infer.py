@@ -10,21 +10,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
+from gsfm.inference import runner
 from gsfm.outputs import check_apart, check_creatable
 from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.data.roots import VideoSample
-    from gsfm.inference.predictor import VideoPredictor
+    from gsfm.inference.config import EngineConfig
 
 log = logging.getLogger(__name__)
 
-DATASET_NAMES = ("davis2016", "davis2017", "youtube2018", "youtube2019")
+
+def _defaults(field: str) -> str:
+    """'20 for davis2016, 50 for davis2017, ...' from the dataset table."""
+    return ", ".join(f"{getattr(s, field)} for {s.name}" for s in DATASETS.values())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,9 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "<out>/<dataset>-<split>.zip. Finished videos are skipped when run again."
         ),
     )
-    p.add_argument("--dataset", choices=DATASET_NAMES, required=True)
+    p.add_argument("--dataset", choices=tuple(DATASETS), required=True)
     p.add_argument(
-        "--split", default=None, help="split name (default: val for DAVIS, valid for YouTube-VOS)"
+        "--split", default=None, help=f"split name (default: {_defaults('default_split')})"
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results folder")
     p.add_argument(
@@ -53,22 +59,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--root",
         type=Path,
         default=None,
-        help="dataset folder (default: ./data/DAVIS/2016, ./data/DAVIS/2017/trainval or "
-        "test-dev, ./data/YouTube2018, ./data/YouTube)",
+        help="dataset folder (default: "
+        + ", ".join(
+            f"./{r} for {s.name}{' ' + t if t else ''}"
+            for s in DATASETS.values()
+            for r, t in ((s.root, ""), *(((s.test_root, "test"),) if s.test_root else ()))
+        )
+        + ")",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
-    )
-    add_size_option(p)
-    p.add_argument(
-        "--top-k",
-        type=int,
-        default=None,
-        help="memory top-k (default: 20 for DAVIS 2016, else 50)",
-    )
-    p.add_argument(
-        "--mem-every", type=int, default=None, help="memory frame every N frames (default: 3)"
+    add_device_option(p)
+    add_engine_options(
+        p,
+        ("precision", "size", "top_k", "mem_every"),
+        defaults={"top_k": None, "mem_every": None},
+        helps={
+            "top_k": f"memory top-k (default: {_defaults('top_k')})",
+            "mem_every": f"memory frame every N frames (default: {_defaults('mem_every')})",
+        },
     )
     p.add_argument(
         "--overwrite",
@@ -81,13 +88,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check, segment the unfinished videos, write the upload zip, print a summary."""
-    from gsfm.inference import runner
-
-    spec = runner.dataset_spec(args.dataset)
+    spec = dataset_spec(args.dataset)
     split = args.split or spec.default_split
-    top_k = spec.top_k if args.top_k is None else args.top_k
-    mem_every = spec.mem_every if args.mem_every is None else args.mem_every
-    check_numbers(args.size, top_k, mem_every)
+    config = engine_config(
+        args,
+        top_k=spec.top_k if args.top_k is None else args.top_k,
+        mem_every=spec.mem_every if args.mem_every is None else args.mem_every,
+        resize=spec.resize,
+        reaggregate_on_join=spec.reaggregate_on_join,
+    )
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:
@@ -96,16 +105,18 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "split": split,
         "weights": str(args.weights),
-        "top_k": top_k,
-        "mem_every": mem_every,
-        "size": args.size or None,
-        "precision": args.precision,
+        "top_k": config.top_k,
+        "mem_every": config.mem_every,
+        "size": config.size,
+        "precision": config.precision,
+        "resize": config.resize,
+        "reaggregate_on_join": config.reaggregate_on_join,
     }
     check_apart([("--out", args.out)], input_folders(videos))
     if not args.out.exists():
         check_creatable(args.out, "--out")
     with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
-        return _run_claimed(args, videos, settings, split, top_k, mem_every)
+        return _run_owned(args, videos, settings, config, split)
 
 
 def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
@@ -114,37 +125,39 @@ def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
     return [("dataset folder", folder) for folder in sorted(folders)]
 
 
-def check_run_memory(args: argparse.Namespace, videos: list[VideoSample], mem_every: int) -> None:
+def check_run_memory(
+    args: argparse.Namespace, videos: list[VideoSample], mem_every: int, size: int | None
+) -> None:
     """Refuse a --size whose memory read would not fit, for the longest video of each size."""
+    from gsfm.data.video import frame_size
     from gsfm.inference.budget import check_memory
     from gsfm.inference.device import resolve_device
-    from gsfm.inference.runner import frame_size
 
     device = str(resolve_device(args.device))
     longest: dict[tuple[int, int], int] = {}
     for video in videos:
-        size = frame_size(video.frames[0])
-        longest[size] = max(longest.get(size, 0), len(video.frames))
-    for size, frames in longest.items():
-        check_memory(size, args.size or None, frames, mem_every, None, device)
+        frame = frame_size(video.frames[0])
+        longest[frame] = max(longest.get(frame, 0), len(video.frames))
+    for frame, count in longest.items():
+        check_memory(frame, size, count, mem_every, None, device)
 
 
-def _run_claimed(
+def _run_owned(
     args: argparse.Namespace,
     videos: list[VideoSample],
     settings: dict[str, Any],
+    config: EngineConfig,
     split: str,
-    top_k: int,
-    mem_every: int,
 ) -> int:
     """The run proper, while it holds --out."""
-    from gsfm.inference import runner
+    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
 
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        check_run_memory(args, videos, mem_every)
-        predictor = make_predictor(args, top_k, mem_every)  # WeightsError, device errors
+        check_run_memory(args, videos, config.mem_every, config.size)
+        # WeightsError, device errors
+        predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):
@@ -156,9 +169,9 @@ def _run_claimed(
         split,
         len(videos),
         predictor.info.source if predictor.info else args.weights,
-        top_k,
-        mem_every,
-        args.size or "native",
+        config.top_k,
+        config.mem_every,
+        config.size or "native",
         predictor.device,
     )
     runner.start_output(args.out, settings, videos, args.overwrite)
@@ -175,25 +188,3 @@ def _run_claimed(
         line += f"; upload {summary.zip_path}"
     print(line)
     return 0
-
-
-def make_predictor(args: argparse.Namespace, top_k: int, mem_every: int) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
-        top_k=top_k,
-        mem_every=mem_every,
-        size=args.size or None,
-        precision=args.precision,
-    )
-
-
-def check_numbers(size: int, top_k: int, mem_every: int) -> None:
-    """Out-of-range numbers as one-line errors rather than an engine ValueError."""
-    check_size(size)
-    if top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {top_k}")
-    if mem_every < 1:
-        raise InputError(f"--mem-every must be at least 1, got {mem_every}")
