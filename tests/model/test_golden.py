@@ -119,7 +119,8 @@ def test_soft_aggregation_of_the_original_logits(golden: dict, clip: dict) -> No
 
 
 def test_top_k_inference_readout_matches_the_original(net: GSFM, golden: dict, clip: dict) -> None:
-    """InferenceCore's path for sample 0: top-20 of 40 memory positions, sigmoid, aggregate."""
+    """InferenceCore's path for sample 0: top-3 of 40 memory positions, sigmoid, aggregate
+    (top-20 would hardly differ from no top-k with these peaked random keys)."""
     out = golden["outputs"]
     top_k = golden["meta"]["top_k"]
     frames, masks = clip["frames"][0:1], clip["masks"][0:1]
@@ -175,3 +176,22 @@ def test_loss_total_matches_the_original_loss_computer(golden: dict, clip: dict)
 def test_warmup_loss_total_matches_the_original_loss_computer(golden: dict, clip: dict) -> None:
     expected = float(golden["loss_total_warmup"])
     assert _loss(golden, clip, 0) == pytest.approx(expected, rel=1e-5)
+
+
+def test_inference_engine_matches_the_original_inference_core(net: GSFM, golden: dict) -> None:
+    """`InferenceEngine.step` on sample 0 (top-3, a memory frame every frame, native size)
+    against the original `InferenceCore`'s probabilities of frame 2, cropped to 58x75."""
+    from gsfm.inference.engine import InferenceEngine
+    from gsfm.model.image import MEAN, STD, unpad
+
+    top_k = golden["meta"]["top_k"]
+    normalised = golden["inputs"]["frames"][0].float()  # [T, 3, H, W]
+    rgb = normalised * torch.tensor(STD)[:, None, None] + torch.tensor(MEAN)[:, None, None]
+    masks = golden["inputs"]["masks"][0, 0]  # [N, H, W]
+    labels = (masks[0].long() + 2 * masks[1].long()).to(torch.uint8)
+    engine = InferenceEngine(net, device="cpu", top_k=top_k, mem_every=1, size=None)
+    for t in range(3):
+        prob = engine.step(rgb[t], labels if t == 0 else None)
+    pads = tuple(golden["pads"].tolist())
+    expected = unpad(golden["outputs"]["eval_prob_2"][:, 0], pads)
+    close(prob, expected)
