@@ -3,9 +3,12 @@
 The sampler's stream puts rank r's batch at positions (it * world + r) * batch + b, so two
 ranks of batch 2 see exactly the 4 samples one process of batch 4 sees; DDP averages the
 ranks' gradients, which is the gradient of the 4-sample mean loss. BatchNorm is frozen so
-that batch statistics cannot differ between the splits. Measured (2 iterations, gsfm-tiny,
-Adam lr 4e-5): one process vs 2 ranks mean |dw| 4e-8, max 7e-6 (Adam amplifies rounding
-where a gradient is ~0); one process on half the batch vs the full batch: mean 6e-6, max 9e-5.
+that batch statistics cannot differ between the splits. Measured |dw| after 2 iterations
+(gsfm-tiny, Adam lr 4e-5), 90th percentile / mean / max:
+- one process vs 2 ranks:                                   1e-7 / 4e-8 / 7e-6 (rounding, which
+  Adam amplifies where a gradient is ~0: hence no bound on the max);
+- vs 2 ranks reading overlapping samples at iteration 1:   1.5e-6 / 5e-7 / 7e-6;
+- vs one process on half the batch:                        8e-6 / 6e-6 / 9e-5.
 """
 
 from __future__ import annotations
@@ -56,5 +59,6 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(
     ddp = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gsfm.train"]
     two = _train(ddp, static_folder, saves, "two", 2)
     diff = _differences(one, two)
-    assert float(diff.mean()) < 5e-7
-    assert float(diff.max()) < 2e-5
+    q90 = float(torch.kthvalue(diff, int(0.9 * diff.numel())).values)
+    assert q90 < 4e-7 and float(diff.mean()) < 2e-7, (q90, float(diff.mean()))
+    assert float(diff.max()) < 4e-5  # one Adam step is ~lr = 4e-5 per weight

@@ -69,15 +69,15 @@ def hand_bce_dice(logits: list[list[float]], target: list[list[float]]) -> float
 
 def hand_total(aggregated, boundaries, masks, selector, fraction: float, weight=0.05) -> float:
     """The module docstring's total, with Python floats only."""
-    b, t, n = masks.shape[:3]
+    b, t, n, h, w = masks.shape
     total = 0.0
     for i in range(1, t):
         for j in range(b):
             objects = [k for k in range(n) if selector[j][k] > 0.5]
             classes = [0] + [k + 1 for k in objects]
             ces = []
-            for y in range(H):
-                for x in range(W):
+            for y in range(h):
+                for x in range(w):
                     label = 0
                     for k in range(n):
                         if masks[j, i, k, y, x] > 0.5:
@@ -212,3 +212,46 @@ def test_second_predicted_frame_reads_both_earlier_frames() -> None:
     mem_key, mem_value = reads[1]
     torch.testing.assert_close(mem_key[0].transpose(0, 1), keys[0:2], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(mem_value[:, :, :, 1], v1, rtol=1e-4, atol=1e-4)
+
+
+def test_the_trainer_uses_this_loss(tmp_path, static_folder) -> None:
+    """The loss a training run is built with (recipe constants included) is the formula."""
+    from gsfm.train.distributed import DistContext
+    from gsfm.train.trainer import Trainer
+
+    from .conftest import tiny_config
+
+    trainer = Trainer(tiny_config(tmp_path, static_folder, stage=3), DistContext())
+    aggregated, boundaries, masks, sel = example([[1.0, 1.0], [1.0, 1.0]], saturated=True)
+    expected = hand_total(aggregated, boundaries, masks, sel, 1.0)
+    total = trainer.loss(aggregated, boundaries, masks, sel, 0).total
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_trainer_keeps_the_hardest_15_percent_past_the_warm_up(tmp_path, static_folder):
+    """Two identical samples of 4x5 pixels: per sample int(20 x 0.15) = 3 pixels, which is
+    also what a batch-wide top-k (6 of 40) keeps, so this holds before and after the
+    per-sample fix and pins the recipe's top_p."""
+    from gsfm.train.distributed import DistContext
+    from gsfm.train.trainer import Trainer
+
+    from .conftest import tiny_config
+
+    trainer = Trainer(tiny_config(tmp_path, static_folder, stage=3), DistContext())
+    aggregated, boundaries, masks, sel = example([[1.0, 1.0], [1.0, 1.0]], saturated=True)
+
+    def twin(x: torch.Tensor) -> torch.Tensor:
+        x = x[..., :4, :5].clone()
+        x[1] = x[0]
+        return x
+
+    aggregated, boundaries, masks = (
+        [twin(a) for a in aggregated],
+        [twin(b) for b in boundaries],
+        twin(masks),
+    )
+    expected = hand_total(aggregated, boundaries, masks, sel, 0.15)
+    late = trainer.cfg.end_warm + 10
+    total = trainer.loss(aggregated, boundaries, masks, sel, late).total
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    assert hand_total(aggregated, boundaries, masks, sel, 0.3) != pytest.approx(expected, rel=1e-3)
