@@ -121,6 +121,12 @@ MUTANTS: list[Mutant] = [
     _m("youtube2018_zip_without_annotations_folder", "src/gsfm/inference/runner.py",
        '"youtube2018", "valid", top_k=50, mem_every=3, zip_prefix="Annotations"',
        '"youtube2018", "valid", top_k=50, mem_every=3, zip_prefix=""', PLUMBING),
+    _m("davis2016_top_k_50", "src/gsfm/inference/runner.py",
+       'DatasetSpec("davis2016", "val", top_k=20,', 'DatasetSpec("davis2016", "val", top_k=50,',
+       PLUMBING),
+    _m("davis2016_mem_every_5", "src/gsfm/inference/runner.py",
+       '"davis2016", "val", top_k=20, mem_every=3,', '"davis2016", "val", top_k=20, mem_every=5,',
+       PLUMBING),
     _m("bootstrapped_ce_keeps_30_percent", "src/gsfm/train/config.py",
        "top_p: float = 0.15", "top_p: float = 0.3", LOSS),
     _m("ranks_read_overlapping_samples", "src/gsfm/train/sampling.py",
@@ -164,10 +170,13 @@ def restore(originals: dict[Path, str]) -> None:
         path.write_text(text)
 
 
-def run_tests(copy: Path, tests: tuple[str, ...], slow: bool, timeout: int) -> tuple[int, str]:
+def run_tests(
+    copy: Path, tests: tuple[str, ...], slow: bool, timeout: int, stop: bool = True
+) -> tuple[int, str]:
     env = dict(os.environ, PYTHONPATH=str(copy / "src") + os.pathsep + str(copy))
     env.setdefault("OMP_NUM_THREADS", "1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-rf", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider"]
+    cmd += ["-x"] if stop else []
     cmd += ["-m", "slow" if slow else "not slow", *tests]
     try:
         done = subprocess.run(
@@ -178,9 +187,12 @@ def run_tests(copy: Path, tests: tuple[str, ...], slow: bool, timeout: int) -> t
     return done.returncode, done.stdout + done.stderr
 
 
-def first_failure(output: str) -> str:
-    found = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
-    return found.group(1) if found else output.strip().splitlines()[-1] if output else "?"
+def failures(output: str) -> str:
+    """The failing tests' ids (file::name), comma-separated."""
+    found = re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+    if found:
+        return ", ".join(found)
+    return output.strip().splitlines()[-1] if output.strip() else "?"
 
 
 def main() -> int:
@@ -190,6 +202,11 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per test run")
+    parser.add_argument(
+        "--all-failures",
+        action="store_true",
+        help="run every listed test per mutant (not -x) and name all that fail",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     selected = [m for m in MUTANTS if (args.slow or not m.slow)]
@@ -223,15 +240,17 @@ def main() -> int:
                 rows.append((mutant, "not applicable", applied))
             else:
                 try:
-                    code, output = run_tests(copy, mutant.tests, mutant.slow, args.timeout)
+                    code, output = run_tests(
+                        copy, mutant.tests, mutant.slow, args.timeout, not args.all_failures
+                    )
                 finally:
                     restore(applied)
                 if code == 0:
                     rows.append((mutant, "SURVIVED", "every test passed"))
                 elif code in (1, -1):
-                    rows.append((mutant, "killed", first_failure(output)))
+                    rows.append((mutant, "killed", failures(output)))
                 else:
-                    rows.append((mutant, f"error (pytest exit {code})", first_failure(output)))
+                    rows.append((mutant, f"error (pytest exit {code})", failures(output)))
             log.info(
                 "%-46s %-15s %s (%.0f s)", mutant.name, rows[-1][1], rows[-1][2],
                 time.perf_counter() - start,

@@ -128,3 +128,29 @@ def test_youtube2018_end_to_end_zip(tmp_path, capsys) -> None:
             for obj, frames in objects.items():
                 if name < frames[0]:
                     assert int(obj) not in labels
+
+
+@pytest.mark.parametrize(
+    ("dataset", "top_k"), [("davis2016", 20), ("davis2017", 50), ("youtube2019", 50)]
+)
+def test_infer_defaults_are_the_original_evaluation_scripts(
+    tmp_path, capsys, monkeypatch, memory_counts, dataset, top_k
+) -> None:
+    """The original eval_davis_2016.py / eval_davis.py / eval_youtube.py default to
+    --top 20 / 50 / 50 and --mem_every 3: what the engine is built with and does."""
+    built: list[int | None] = []
+    init = InferenceEngine.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(self.config.top_k)
+
+    monkeypatch.setattr(InferenceEngine, "__init__", spy)
+    frames = 2 if dataset.startswith("youtube") else 6  # YouTube: kept frames -> 6 in all
+    root = write_fixture(dataset, tmp_path / "d", videos=1, frames=frames, size=(H, W))
+    argv = ["infer", "--dataset", dataset, "--root", str(root), "--out", str(tmp_path / "o")]
+    code = main([*argv, "--weights", "random:gsfm-tiny", "--device", "cpu", "--size", "48"])
+    assert code == 0, capsys.readouterr().err
+    assert built == [top_k]
+    if not dataset.startswith("youtube"):  # one object set from frame 0: a write every 3rd
+        assert memory_counts == [1, 1, 1, 2, 2, 2]
