@@ -31,6 +31,7 @@ from gsfm.errors import InputError, OutputError, WeightsError
 from gsfm.evaluation.davis import object_jf
 from gsfm.evaluation.metrics import statistics
 from gsfm.inference.track import track
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if first.labels.shape != source.size:
         raise InputError(f"the sample's first mask does not match its {source.size} frames")
 
-    with staged_output(args.out) as staging:
+    with claimed(args.out, what="--out"), staged_output(args.out) as staging:
         predictions, sheet_images, seconds = segment(
             source, first.labels, first.palette, predictor, staging
         )

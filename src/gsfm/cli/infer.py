@@ -12,11 +12,18 @@ import contextlib
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
 from gsfm.inference import runner
+from gsfm.outputs import check_apart, check_creatable
+from gsfm.ownership import claimed
+
+if TYPE_CHECKING:
+    from gsfm.data.roots import VideoSample
+    from gsfm.inference.config import EngineConfig
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +88,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check, segment the unfinished videos, write the upload zip, print a summary."""
-    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
-
     spec = dataset_spec(args.dataset)
     split = args.split or spec.default_split
     config = engine_config(
@@ -107,9 +112,50 @@ def run(args: argparse.Namespace) -> int:
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
     }
+    check_apart([("--out", args.out)], input_folders(videos))
+    if not args.out.exists():
+        check_creatable(args.out, "--out")
+    with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
+        return _run_owned(args, videos, settings, config, split)
+
+
+def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
+    """The folders a run reads: each video's frames and annotations."""
+    folders = {p.parent for v in videos for p in [*v.frames[:1], *list(v.masks.values())[:1]]}
+    return [("dataset folder", folder) for folder in sorted(folders)]
+
+
+def check_run_memory(
+    args: argparse.Namespace, videos: list[VideoSample], mem_every: int, size: int | None
+) -> None:
+    """Refuse a --size whose memory read would not fit, for the longest video of each size."""
+    from gsfm.data.video import frame_size
+    from gsfm.inference.budget import check_memory
+    from gsfm.inference.device import resolve_device
+
+    device = str(resolve_device(args.device))
+    longest: dict[tuple[int, int], int] = {}
+    for video in videos:
+        frame = frame_size(video.frames[0])
+        longest[frame] = max(longest.get(frame, 0), len(video.frames))
+    for frame, count in longest.items():
+        check_memory(frame, size, count, mem_every, None, device)
+
+
+def _run_owned(
+    args: argparse.Namespace,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+    config: EngineConfig,
+    split: str,
+) -> int:
+    """The run proper, while it holds --out."""
+    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
+
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
+        check_run_memory(args, videos, config.mem_every, config.size)
         # WeightsError, device errors
         predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
     except BaseException:
