@@ -19,3 +19,7 @@ class WeightsError(GSFMError):
 
 class OutputError(GSFMError):
     """An output location that cannot be written (e.g. a non-empty folder without --overwrite)."""
+
+
+class MissingExtraError(GSFMError):
+    """A feature whose optional dependencies (a pip extra such as `gsfm[onnx]`) are missing."""
