@@ -13,7 +13,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import (
+    add_backend_options,
+    add_size_option,
+    backend_settings,
+    build_predictor,
+    check_size,
+)
 from gsfm.errors import InputError
 
 if TYPE_CHECKING:
@@ -58,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
     )
     add_size_option(p)
+    add_backend_options(p)
     p.add_argument(
         "--top-k",
         type=int,
@@ -97,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         "mem_every": mem_every,
         "size": args.size or None,
         "precision": args.precision,
+        **backend_settings(args),
     }
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
@@ -135,11 +143,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def make_predictor(args: argparse.Namespace, top_k: int, mem_every: int) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
+    return build_predictor(
+        args,
         top_k=top_k,
         mem_every=mem_every,
         size=args.size or None,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_backend_options, add_size_option, build_predictor, check_size
 from gsfm.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
     )
     add_size_option(p)
+    add_backend_options(p)
     p.add_argument(
         "--max-memory-frames",
         type=int,
@@ -288,11 +289,8 @@ def later_mask_ids(
 
 
 def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
+    return build_predictor(
+        args,
         top_k=args.top_k,
         mem_every=args.mem_every,
         max_memory_frames=cap,

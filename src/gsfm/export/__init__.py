@@ -7,7 +7,3 @@ memory readout stays in torch. onnx, onnxscript and onnxruntime come with `pip i
 """
 
 from __future__ import annotations
-
-from gsfm.export.manifest import MANIFEST_NAME, Manifest, read_manifest
-
-__all__ = ["MANIFEST_NAME", "Manifest", "read_manifest"]

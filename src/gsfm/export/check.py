@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from gsfm.export.defaults import CHECK_FRAMES
+
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
 
-CHECK_FRAMES = 12
 WARMUP_FRAMES = 2
 
 
@@ -48,8 +49,7 @@ class CheckResult:
     @property
     def per_frame_max_diff(self) -> list[float]:
         return [
-            float(np.abs(a - b).max())
-            for a, b in zip(self.reference.probs, self.candidate.probs)
+            float(np.abs(a - b).max()) for a, b in zip(self.reference.probs, self.candidate.probs)
         ]
 
     @property
@@ -58,7 +58,8 @@ class CheckResult:
 
     @property
     def label_agreement(self) -> float:
-        same = sum(int((a == b).sum()) for a, b in zip(self.reference.labels, self.candidate.labels))
+        pairs = zip(self.reference.labels, self.candidate.labels)
+        same = sum(int((a == b).sum()) for a, b in pairs)
         total = sum(a.size for a in self.reference.labels)
         return same / total
 

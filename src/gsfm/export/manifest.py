@@ -17,7 +17,7 @@ from typing import Any
 
 from gsfm.atomic import atomic_path
 from gsfm.errors import WeightsError
-from gsfm.export.graphs import GRAPHS
+from gsfm.export.defaults import GRAPH_NAMES
 
 MANIFEST_NAME = "gsfm-onnx.json"
 FORMAT_TAG = "gsfm-onnx-v1"
@@ -91,7 +91,7 @@ def read_manifest(folder: str | Path, verify: bool = True) -> Manifest:
         ) from None
     if manifest.format != FORMAT_TAG:
         raise WeightsError(f"{path} is of format {manifest.format!r}, expected {FORMAT_TAG!r}")
-    missing = [name for name in GRAPHS if name not in manifest.graphs]
+    missing = [name for name in GRAPH_NAMES if name not in manifest.graphs]
     if missing:
         raise WeightsError(f"{path} lists no {', '.join(missing)} graph; export again")
     if verify:
@@ -101,7 +101,7 @@ def read_manifest(folder: str | Path, verify: bool = True) -> Manifest:
 
 def verify_files(folder: Path, manifest: Manifest) -> None:
     """Each graph file exists with the recorded size and sha256, else one WeightsError."""
-    for name in GRAPHS:
+    for name in GRAPH_NAMES:
         entry = manifest.graphs[name]
         path = folder / entry.file
         if not path.is_file():

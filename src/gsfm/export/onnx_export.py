@@ -22,6 +22,7 @@ import torch
 
 import gsfm
 from gsfm.errors import OutputError, WeightsError
+from gsfm.export.defaults import DEFAULT_OPSET, FFT_FORMS, MIN_OPSET
 from gsfm.export.dft import use_matmul_dft
 from gsfm.export.extra import EXPORT_MODULES, require
 from gsfm.export.graphs import GRAPHS, GraphSpec, dynamic_shapes, example_inputs, graph_specs
@@ -31,10 +32,7 @@ from gsfm.model.weights import WeightsInfo
 
 log = logging.getLogger(__name__)
 
-MIN_OPSET = 17  # ONNX DFT (the FFTs) exists from opset 17
-DEFAULT_OPSET = 18
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
-FFT_FORMS = ("matmul", "dft")
 # Loggers of the exporter's passes, which log every rewrite at INFO.
 CHATTY_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "torch.export", "torch._dynamo")
 
