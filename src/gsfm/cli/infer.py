@@ -18,6 +18,7 @@ from gsfm.cli.options import (
     add_size_option,
     backend_settings,
     build_predictor,
+    check_backend,
     check_size,
 )
 from gsfm.errors import InputError
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     top_k = spec.top_k if args.top_k is None else args.top_k
     mem_every = spec.mem_every if args.mem_every is None else args.mem_every
     check_numbers(args.size, top_k, mem_every)
+    check_backend(args)
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:

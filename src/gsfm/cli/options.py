@@ -58,14 +58,17 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
 
 
 def check_backend(args: argparse.Namespace) -> None:
-    """One-line errors for a --backend/--onnx pair that cannot work, before any loading."""
+    """One-line errors for a --backend/--onnx pair that cannot work, before any loading
+    (the files' sizes and hashes are checked when they load)."""
     backend, folder = getattr(args, "backend", "torch"), getattr(args, "onnx", None)
     if backend == "onnxruntime":
         if folder is None:
             raise InputError("--backend onnxruntime needs --onnx DIR (a folder of gsfm export)")
         from gsfm.export.extra import RUNTIME_MODULES, require
+        from gsfm.export.manifest import read_manifest
 
         require(RUNTIME_MODULES, "--backend onnxruntime")
+        read_manifest(folder, verify=False)
     elif folder is not None:
         raise InputError("--onnx DIR is used with --backend onnxruntime only")
 

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gsfm.cli.options import add_backend_options, add_size_option, build_predictor, check_size
+from gsfm.cli.options import (
+    add_backend_options,
+    add_size_option,
+    build_predictor,
+    check_backend,
+    check_size,
+)
 from gsfm.errors import InputError, OutputError
 
 if TYPE_CHECKING:
@@ -141,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Numbers in range and one --mask-frame per --mask (when more than one mask)."""
+    """Numbers in range, a usable backend, one --mask-frame per --mask (when several)."""
     check_size(args.size)
+    check_backend(args)
     cap = args.max_memory_frames
     if cap is not None and cap != 0 and cap < 2:
         raise InputError(f"--max-memory-frames must be 0 (unbounded) or at least 2, got {cap}")
