@@ -97,3 +97,21 @@ def test_segment_on_onnxruntime_writes_the_masks_pytorch_writes(tiny_export, tmp
         b = np.asarray(Image.open(tmp_path / "b" / f"{i:05d}.png"))
         same, total = same + int((a == b).sum()), total + a.size
     assert same / total >= 0.999
+
+
+def test_infer_on_onnxruntime_records_the_backend(tiny_export, tmp_path, capsys):
+    import json
+
+    from gsfm.data.fixtures import write_fixture
+    from gsfm.inference.runner import MANIFEST
+
+    root = write_fixture("davis2017", tmp_path / "d17", videos=1, frames=4, size=(64, 96))
+    common = ["--dataset", "davis2017", "--root", str(root), "--device", "cpu", "--size", "64"]
+    argv = ["--backend", "onnxruntime", "--onnx", str(tiny_export.folder)]
+    assert main(["infer", *common, "--out", str(tmp_path / "a"), *argv]) == 0
+    settings = json.loads((tmp_path / "a" / MANIFEST).read_text())
+    assert json.dumps(settings).count(str(tiny_export.folder)) == 1
+    assert "onnxruntime" in json.dumps(settings)
+    # Resuming the same folder with the torch backend would mix results: refused.
+    assert main(["infer", *common, "--out", str(tmp_path / "a")]) == 2
+    assert "backend 'onnxruntime' -> None" in capsys.readouterr().err

@@ -64,8 +64,8 @@ class CheckResult:
         flips; those pixels say nothing about the export)."""
         same = total = 0
         for prob, a, b in zip(self.reference.probs, self.reference.labels, self.candidate.labels):
-            top2 = np.sort(prob, axis=0)[-2:] if prob.shape[0] > 1 else np.stack([prob[0]] * 2)
-            decided = (top2[1] - top2[0]) > margin if prob.shape[0] > 1 else np.ones_like(a, bool)
+            top2 = np.sort(prob, axis=0)[-2:]  # background + >= 1 object: >= 2 channels
+            decided = (top2[1] - top2[0]) > margin
             same += int((a == b)[decided].sum())
             total += int(decided.sum())
         return same / max(total, 1)
