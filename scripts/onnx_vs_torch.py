@@ -5,9 +5,9 @@
 For each variant (bundled gsfm-tiny; the paper `gsfm` with untrained weights when none are
 bundled: speed does not depend on the weights), exports the graphs with `gsfm.export`, then
 segments the first `--frames` frames of the bundled sample clip (432x240, 3 objects, native
-size) with the same engine on both backends, alternating timed passes, and prints a
-Markdown table: frames/s of each backend (fastest pass), the largest probability difference
-and the label agreement.
+size) with the same engine on both backends in lockstep (frame t on both before frame t + 1;
+per frame the fastest of --repeats passes), and prints a Markdown table: frames/s of each
+backend, the largest probability difference and the label agreement.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> None:
     )
     print(
         f"sample clip, first {args.frames} frames at 432x240, 3 objects, native size; "
-        f"fastest of {args.repeats} alternating passes"
+        f"backends in lockstep, per frame the fastest of {args.repeats} passes"
     )
     print()
     print(

@@ -3,9 +3,8 @@
 Both backends run the same `VideoPredictor` (same engine, memory and readout) on the first
 frames of the sample clip at its native size, from its first mask; the check reports the
 largest per-pixel probability difference, the share of pixels whose label agrees, and each
-backend's frames/s (after a two-frame warm-up, same thread count). With `repeats` > 1 the
-timed passes alternate between the backends and each keeps its fastest, so that load from
-other processes on a shared machine skews both alike.
+backend's frames/s (after a two-frame warm-up, same thread count, the backends stepped in
+lockstep so that load from other processes on a shared machine skews both alike).
 """
 
 from __future__ import annotations
@@ -105,26 +104,6 @@ def sample_frames(count: int = CHECK_FRAMES) -> tuple[list[np.ndarray], np.ndarr
     return frames, read_mask(sample.first_mask).labels
 
 
-def run_backend(
-    name: str, predictor: VideoPredictor, frames: list[np.ndarray], first: np.ndarray
-) -> BackendRun:
-    """Warm up on a few frames, then segment `frames` from `first`, timing the whole pass."""
-    predictor.reset()
-    for i, frame in enumerate(frames[:WARMUP_FRAMES]):
-        predictor.step(frame, first if i == 0 else None)
-    predictor.reset()
-    probs, labels = [], []
-    start = time.perf_counter()
-    for i, frame in enumerate(frames):
-        lab, prob = predictor.step(
-            frame, first if i == 0 else None, True, last_frame=i == len(frames) - 1
-        )
-        labels.append(lab)
-        probs.append(prob)
-    seconds = time.perf_counter() - start
-    return BackendRun(name, probs, labels, seconds)
-
-
 def compare(
     reference: VideoPredictor,
     candidate: VideoPredictor,
@@ -133,11 +112,32 @@ def compare(
     names: tuple[str, str] = ("pytorch", "onnxruntime"),
     repeats: int = 1,
 ) -> CheckResult:
-    """Both predictors over the same frames (reference first), fastest of `repeats` passes."""
-    ref = run_backend(names[0], reference, frames, first)
-    cand = run_backend(names[1], candidate, frames, first)
-    for _ in range(repeats - 1):
-        ref.seconds = min(ref.seconds, run_backend(names[0], reference, frames, first).seconds)
-        cand.seconds = min(cand.seconds, run_backend(names[1], candidate, frames, first).seconds)
+    """Both predictors over the same frames in lockstep, each frame timed on each backend.
+
+    After a warm-up, every pass steps both backends on frame t before frame t + 1, so load
+    from other processes falls on both alike; a backend's time is the sum over frames of its
+    fastest of `repeats` passes. Probabilities and labels come from the first pass.
+    """
+    predictors = (reference, candidate)
+    runs = [BackendRun(name, [], [], 0.0) for name in names]
+    for predictor in predictors:
+        predictor.reset()
+        for i, frame in enumerate(frames[:WARMUP_FRAMES]):
+            predictor.step(frame, first if i == 0 else None)
+    best = [[float("inf")] * len(frames) for _ in predictors]
+    for r in range(repeats):
+        for predictor in predictors:
+            predictor.reset()
+        for i, frame in enumerate(frames):
+            mask, last = (first if i == 0 else None), i == len(frames) - 1
+            for k, predictor in enumerate(predictors):
+                start = time.perf_counter()
+                labels, prob = predictor.step(frame, mask, True, last_frame=last)
+                best[k][i] = min(best[k][i], time.perf_counter() - start)
+                if r == 0:
+                    runs[k].labels.append(labels)
+                    runs[k].probs.append(prob)
+    for run, times in zip(runs, best):
+        run.seconds = sum(times)
     objects = len(reference.object_ids)
-    return CheckResult(ref, cand, tuple(frames[0].shape[:2]), objects)  # type: ignore[arg-type]
+    return CheckResult(runs[0], runs[1], tuple(frames[0].shape[:2]), objects)  # type: ignore[arg-type]
