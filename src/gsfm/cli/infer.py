@@ -14,7 +14,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import (
+    add_backend_options,
+    add_device_option,
+    add_engine_options,
+    backend_settings,
+    build_predictor,
+    check_backend,
+    engine_config,
+)
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
 from gsfm.inference import runner
@@ -68,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         + ")",
     )
     add_device_option(p)
+    add_backend_options(p)
     add_engine_options(
         p,
         ("precision", "size", "top_k", "mem_every"),
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         resize=spec.resize,
         reaggregate_on_join=spec.reaggregate_on_join,
     )
+    check_backend(args)
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:
@@ -111,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         "precision": config.precision,
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
+        **backend_settings(args),
     }
     check_apart([("--out", args.out)], input_folders(videos))
     if not args.out.exists():
@@ -150,14 +161,12 @@ def _run_owned(
     split: str,
 ) -> int:
     """The run proper, while it holds --out."""
-    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
-
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
         check_run_memory(args, videos, config.mem_every, config.size)
         # WeightsError, device errors
-        predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
+        predictor = build_predictor(args, **asdict(config))
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):

@@ -24,7 +24,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import (
+    add_backend_options,
+    add_device_option,
+    add_engine_options,
+    build_predictor,
+    check_backend,
+    engine_config,
+)
 from gsfm.data.masks import (
     DAVIS_PALETTE,
     LabelMask,
@@ -97,6 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             f"unbounded, or {LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)"
         },
     )
+    add_backend_options(p)
     p.add_argument(
         "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
     )
@@ -154,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 def check_arguments(args: argparse.Namespace) -> None:
     """Engine settings in range and one --mask-frame per --mask (when more than one mask)."""
     engine_config(args)  # the engine's range checks, before anything is read
+    check_backend(args)
     if args.mask_frame is not None and len(args.mask_frame) != len(args.mask):
         raise InputError(
             f"{len(args.mask)} --mask but {len(args.mask_frame)} --mask-frame; give one "
@@ -309,10 +318,8 @@ def later_mask_ids(
 
 
 def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
     config = engine_config(args, max_memory_frames=cap)
-    return VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
+    return build_predictor(args, **asdict(config))
 
 
 def segment_into(
