@@ -149,6 +149,11 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     def open_session(sid: str, folder: Path, path: Path, title: str) -> Session:
         source = open_input(path, folder, config.max_upload_bytes)
+        if len(source) < 2:
+            raise InputError(
+                f"{title} has one frame, nothing to propagate to: open a video, or a zip or "
+                "folder of frames"
+            )
         for _ in decode_into(source, folder):
             pass
         session = Session(sid, folder, title, list(source.names), source.size, source.fps)
@@ -266,7 +271,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     def add_object(sid: str, req: ObjectRequest) -> dict[str, object]:
         session = store.get(sid)
         obj = session.add_object(req.name.strip()[:80])
-        return {"id": obj, **session.info()}
+        return {**session.info(), "object": obj}
 
     @app.patch("/api/sessions/{sid}/objects/{obj}")
     def rename_object(sid: str, obj: int, req: ObjectRequest) -> dict[str, object]:

@@ -333,7 +333,7 @@ function showObjects() {
 
 async function addObject() {
   const info = await sendJSON("POST", api("/objects"), { name: "" });
-  state.active = info.id;
+  state.active = info.object;
   refreshSession(info);
 }
 
