@@ -38,7 +38,8 @@ def root(tmp_path_factory, clip) -> Path:
 
 
 @pytest.fixture(scope="session")
-def config(root, tmp_path_factory) -> ServeConfig:
+def config(root, tmp_path_factory):
+
     return ServeConfig(
         weights="gsfm-tiny",
         device="cpu",
@@ -51,13 +52,15 @@ def config(root, tmp_path_factory) -> ServeConfig:
 
 @pytest.fixture(scope="session")
 def app(config):
+
     app = create_app(config)
     yield app
     app.state.store.close()
 
 
 @pytest.fixture
-def client(app) -> TestClient:
+def client(app):
+
     return TestClient(app, base_url="http://127.0.0.1")
 
 

@@ -9,6 +9,7 @@ const ctx = canvas.getContext("2d", { willReadFrequently: true });
 const state = {
   session: null,       // the server's session info
   index: 0,            // frame shown
+  target: 0,           // frame asked for (ahead of `index` while it loads)
   image: null,         // its decoded frame
   labels: null,        // its mask (Uint8Array H*W) or null
   active: 0,           // object painted with
@@ -125,6 +126,7 @@ async function frameMask(index) {
 async function goTo(index) {
   if (!state.session) return;
   index = Math.max(0, Math.min(state.session.frames - 1, index));
+  state.target = index;
   const token = ++state.loadToken;
   const [image, labels] = await Promise.all([frameImage(index), frameMask(index)]);
   if (token !== state.loadToken) return; // a later request won
@@ -355,7 +357,7 @@ function follow() {
   source.onmessage = async (event) => {
     const job = JSON.parse(event.data);
     for (const i of job.new) state.masks.delete(i);
-    if (job.new.includes(state.index) && !state.painting) await goTo(state.index);
+    if (job.new.includes(state.target) && !state.painting) await goTo(state.target);
     showProgress(job);
     if (job.state !== "running") {
       source.close();
@@ -392,8 +394,8 @@ async function play() {
   $("play").textContent = state.playing ? "❚❚" : "▶";
   while (state.playing && state.session) {
     const started = performance.now();
-    if (state.index >= state.session.frames - 1) break;
-    await goTo(state.index + 1);
+    if (state.target >= state.session.frames - 1) break;
+    await goTo(state.target + 1);
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 / state.session.fps - (performance.now() - started))));
   }
   state.playing = false;
@@ -403,8 +405,8 @@ async function play() {
 document.addEventListener("keydown", (event) => {
   if (event.target.matches("input[type=text]")) return;
   const key = event.key;
-  if (key === "ArrowRight") { event.preventDefault(); goTo(state.index + 1); }
-  else if (key === "ArrowLeft") { event.preventDefault(); goTo(state.index - 1); }
+  if (key === "ArrowRight") { event.preventDefault(); goTo(state.target + 1); }
+  else if (key === "ArrowLeft") { event.preventDefault(); goTo(state.target - 1); }
   else if (key === " ") { event.preventDefault(); play(); }
   else if (key === "Enter" && state.points.length) closePolygon();
   else if (key === "Escape") { state.points = []; render(); }
