@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint slow bench clean
+.PHONY: setup demo serve test lint slow browser bench clean
 
 $(BIN)/gsfm: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,9 @@ setup: $(BIN)/gsfm
 demo: setup
 	$(BIN)/gsfm demo --out outputs/demo
 
+serve: setup
+	$(BIN)/gsfm serve
+
 lint: setup
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
@@ -26,7 +29,11 @@ test: lint
 	$(BIN)/pytest -q -m "not slow"
 
 slow: setup
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m "slow and not browser"
+
+# gsfm serve in headless Chromium (Debian's chromium package, driven by Playwright for Python)
+browser: setup
+	$(BIN)/pytest -q -m browser
 
 bench: setup
 	$(BIN)/gsfm bench

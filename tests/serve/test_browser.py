@@ -243,3 +243,36 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
             assert a.getpalette() == b.getpalette()
     later = np.array(Image.open(out / "masks" / "00047.png"))
     assert set(np.unique(later)) - {0}, "objects were tracked to the last frame"
+
+    # Correct frame 32: erase part of an object (undo, redo), propagate again from 32; the
+    # frames before 32 keep their masks.
+    page.check("input[name=tool][value=eraser]")
+    page.mouse.move(*at(x - 6, y))
+    page.mouse.down()
+    page.mouse.move(*at(x + 6, y), steps=4)
+    page.mouse.up()
+    page.wait_for_function("document.querySelector('#annotated').textContent.includes('0, 32')")
+    erased = session_mask(base, sid, 32, (height, width))
+    assert erased[y, x] == 0 and (erased != labels).sum() > 0
+    page.click("#undo")
+    page.wait_for_function(
+        f"fetch('/api/sessions/{sid}/masks/32').then(r => r.arrayBuffer())"
+        f".then(b => new Uint8Array(b)[{y * width + x}] === {objects[0]})"
+    )
+    page.click("#redo")
+    page.wait_for_function(
+        f"fetch('/api/sessions/{sid}/masks/32').then(r => r.arrayBuffer())"
+        f".then(b => new Uint8Array(b)[{y * width + x}] === 0)"
+    )
+    page.click("#forward")
+    page.wait_for_function(
+        "document.querySelector('#progress-text').textContent"
+        ".includes('forward from 32: 16/16 (100%)')",
+        timeout=TIMEOUT_MS,
+    )
+    for i in range(32):
+        exported = np.array(Image.open(out / "masks" / f"{i:05d}.png"))
+        assert np.array_equal(session_mask(base, sid, i, (height, width)), exported), i
+    final = session_mask(base, sid, 32, (height, width))
+    diff = np.nonzero(final != erased)
+    assert not diff[0].size, (diff, final[diff], erased[diff], labels[diff])

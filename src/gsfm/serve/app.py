@@ -226,7 +226,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         labels = store.get(sid).result(index)
         if labels is None:
             return Response(status_code=204)
-        return Response(labels.tobytes(), media_type="application/octet-stream")
+        return Response(
+            labels.tobytes(),
+            media_type="application/octet-stream",
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.put("/api/sessions/{sid}/annotations/{index}")
     async def annotate(sid: str, index: int, request: Request) -> dict[str, object]:

@@ -106,28 +106,28 @@ class Session:
 
     def set_annotation(self, index: int, labels: np.ndarray) -> None:
         """The user's mask at `index`: kept for propagation and shown at once; an empty mask
-        removes the frame's annotation (and what it showed)."""
+        removes the frame's annotation (and what it showed). Under the session lock, so that
+        no propagation starts between the busy check and the writes."""
         labels = self.check_labels(labels)
-        self.check_idle()
-        if not labels.any():
-            self._path(ANNOTATIONS, index).unlink(missing_ok=True)
-            self._path(RESULTS, index).unlink(missing_ok=True)
-            return
-        for obj in np.unique(labels):
-            if obj and int(obj) not in self.object_names:
-                self.object_names[int(obj)] = f"object {int(obj)}"
-        write_palette_png(self._path(ANNOTATIONS, index), labels, self.palette)
-        write_palette_png(self._path(RESULTS, index), labels, self.palette)
+        with self.lock:
+            self.check_idle()
+            if not labels.any():
+                self._path(ANNOTATIONS, index).unlink(missing_ok=True)
+                self._path(RESULTS, index).unlink(missing_ok=True)
+                return
+            for obj in np.unique(labels):
+                if obj and int(obj) not in self.object_names:
+                    self.object_names[int(obj)] = f"object {int(obj)}"
+            write_palette_png(self._path(ANNOTATIONS, index), labels, self.palette)
+            write_palette_png(self._path(RESULTS, index), labels, self.palette)
 
     def add_object(self, name: str | None) -> int:
-        self.check_idle()
-        used = set(self.object_names)
-        free = [i for i in range(1, 256) if i not in used]
-        if not free:
-            raise InputError("255 objects is the most a palette PNG can hold")
-        obj = free[0]
-        self.object_names[obj] = name or f"object {obj}"
-        return obj
+        with self.lock:
+            free = [i for i in range(1, 256) if i not in self.object_names]
+            if not free:
+                raise InputError("255 objects is the most a palette PNG can hold")
+            self.object_names[free[0]] = name or f"object {free[0]}"
+            return free[0]
 
     def rename_object(self, obj: int, name: str) -> None:
         if obj not in self.object_names:
@@ -138,8 +138,12 @@ class Session:
         """Forget an object: its pixels become background in every annotation and result."""
         if obj not in self.object_names:
             raise NotFoundError(f"no object {obj}")
-        self.check_idle()
-        del self.object_names[obj]
+        with self.lock:
+            self.check_idle()
+            del self.object_names[obj]
+            self._erase(obj)
+
+    def _erase(self, obj: int) -> None:
         for kind in (ANNOTATIONS, RESULTS):
             for path in sorted((self.folder / kind).glob("*.png")):
                 with Image.open(path) as img:
