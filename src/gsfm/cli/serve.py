@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import socket
 from pathlib import Path
 
 from gsfm.cli.options import add_size_option, check_size
@@ -86,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         idle_seconds=args.idle_minutes * 60,
     )
     app = create_app(config)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
+    shown = socket.gethostname() if args.host in ("0.0.0.0", "::", "") else args.host
+    shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"gsfm serve: open {url}  (Ctrl-C to stop)", flush=True)
     try:
