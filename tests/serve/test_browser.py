@@ -276,3 +276,40 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     final = session_mask(base, sid, 32, (height, width))
     diff = np.nonzero(final != erased)
     assert not diff[0].size, (diff, final[diff], erased[diff], labels[diff])
+
+
+def test_paint_tools_fill_the_pixels_worked_out_by_hand(page):
+    """paint.js in the page: a pixel is painted when its centre is inside the shape."""
+    result = page.evaluate(
+        """async () => {
+        const m = await import('/static/paint.js');
+        const w = 8, h = 6, out = {};
+        let a = new Uint8Array(w * h);
+        m.polygon(a, w, h, [{x: 2, y: 1}, {x: 6, y: 1}, {x: 6, y: 4}, {x: 2, y: 4}], 3);
+        out.polygon = Array.from(a);
+        a = new Uint8Array(w * h);
+        m.disc(a, w, h, 4, 3, 1.2, 1);
+        out.disc = Array.from(a);
+        a = new Uint8Array(w * h);  // a ring of 2s around (3, 2), with a hole
+        for (const [x, y] of [[2,1],[3,1],[4,1],[2,2],[4,2],[2,3],[3,3],[4,3]]) a[y * w + x] = 2;
+        out.filled = m.fill(a, w, h, 3, 2, 2);
+        out.fill = Array.from(a);
+        const history = new m.History();
+        const b = new Uint8Array([1, 2]);
+        history.push(b); b[0] = 9;
+        const undone = history.undo(b);
+        out.undo = Array.from(undone);
+        out.redo = Array.from(history.redo(undone));
+        return out;
+    }"""
+    )
+    grid = lambda flat: np.array(flat, dtype=np.uint8).reshape(6, 8)  # noqa: E731
+    want = np.zeros((6, 8), np.uint8)
+    want[1:4, 2:6] = 3  # rows 1..3, columns 2..5: centres inside [2, 6] x [1, 4]
+    assert np.array_equal(grid(result["polygon"]), want)
+    want = np.zeros((6, 8), np.uint8)
+    want[2:4, 3:5] = 1  # centres (3.5|4.5, 2.5|3.5) lie 0.71 from (4, 3); the next ring 1.58
+    assert np.array_equal(grid(result["disc"]), want)
+    assert result["filled"] == 1
+    assert grid(result["fill"])[2, 3] == 2 and grid(result["fill"]).sum() == 9 * 2
+    assert result["undo"] == [1, 2] and result["redo"] == [9, 2]
