@@ -397,6 +397,15 @@ def test_loopback_server_refuses_other_host_names(client):
     assert r.status_code == 403 and "127.0.0.1" in error(r)
 
 
+def test_requests_from_another_site_are_refused(client, video_bytes):
+    evil = {"origin": "http://evil.example"}
+    r = client.post("/api/sessions?name=x.mp4", content=video_bytes, headers=evil)
+    assert r.status_code == 403 and "another site" in error(r)
+    same = {"origin": "http://127.0.0.1"}
+    assert client.post("/api/sessions", content=video_bytes, headers=same).status_code == 200
+    assert client.get("/api/config", headers=evil).status_code == 200  # reads are same-origin
+
+
 def test_a_token_is_checked_on_every_request(config):
     app = create_app(ServeConfig(**{**config.__dict__, "token": "s3cret", "root": None}))
     try:

@@ -1,10 +1,11 @@
 """The HTTP routes of `gsfm serve` and their safety checks.
 
-Every request passes `guard`: with a token (any non-loopback --host) the token must come in
-the URL (`?token=`, then remembered in a same-site cookie) or the `X-GSFM-Token` header; without
-one, the Host header must be a loopback name, so that a web page elsewhere cannot reach the
-server through DNS rebinding. User errors come back as `{"error": "one sentence"}` with a 4xx
-status, and the server keeps serving.
+Every request passes `guard`. A POST/PUT/PATCH/DELETE whose Origin is another site is refused
+(a page elsewhere in the user's browser cannot act on the server). With a token (any
+non-loopback --host) the token must come in the URL (`?token=`, then remembered in a same-site
+cookie) or the `X-GSFM-Token` header; without one, the Host header must be a loopback name, so
+that a web page elsewhere cannot reach the server through DNS rebinding. User errors come back
+as `{"error": "one sentence"}` with a 4xx status, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, Request, Response
@@ -392,6 +394,12 @@ def add_guard(app: FastAPI, token: str | None) -> None:
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        origin = request.headers.get("origin")
+        writes = request.method not in ("GET", "HEAD")
+        if writes and origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            return JSONResponse(
+                {"error": f"a request from another site ({origin}) is refused"}, status_code=403
+            )
         if token is None:
             host = (request.headers.get("host") or "").rsplit(":", 1)[0]
             if host not in LOOPBACK:

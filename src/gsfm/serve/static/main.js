@@ -22,6 +22,7 @@ const state = {
   masks: new Map(),    // frame -> mask cache (null = none)
   frames: new Map(),   // frame -> Promise<HTMLImageElement>
   loadToken: 0,
+  config: null,        // the server's settings (upload limit, --root)
 };
 
 const api = (path) => `/api/sessions/${state.session.id}${path}`;
@@ -47,6 +48,10 @@ async function guarded(action) {
 
 async function openFile(file) {
   say("");
+  if (state.config && file.size > state.config.max_upload_bytes) {
+    const mib = (n) => `${Math.round(n / 1048576)} MiB`;
+    throw new Error(`${file.name} is ${mib(file.size)}, over the server's ${mib(state.config.max_upload_bytes)} upload limit (--max-upload-mb)`);
+  }
   const bar = $("upload-progress");
   bar.hidden = false;
   bar.value = 0;
@@ -444,5 +449,6 @@ $("root-entries").addEventListener("change", () => guarded(rootChoice));
 
 guarded(async () => {
   const config = await getJSON("/api/config");
+  state.config = config;
   if (config.root) { $("root-picker").hidden = false; await loadRootEntries(); }
 });
