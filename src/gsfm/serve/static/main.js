@@ -56,7 +56,11 @@ async function openFile(file) {
   bar.hidden = false;
   bar.value = 0;
   try {
-    const info = await upload(`/api/sessions?name=${encodeURIComponent(file.name)}`, file, (f) => { bar.value = f; });
+    const info = await upload(`/api/sessions?name=${encodeURIComponent(file.name)}`, file, (f) => {
+      bar.value = f;
+      if (f >= 1) say(`decoding the frames of ${file.name}…`, "info");
+    });
+    say("");
     await start(info);
   } finally {
     bar.hidden = true;
