@@ -138,7 +138,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, tmp_path)
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
     page.set_input_files("#file", str(bad))
-    page.wait_for_selector("#message:not([hidden])")
+    page.wait_for_selector("#message.error:not([hidden])")
     assert "cannot read video" in page.inner_text("#message")
 
 
