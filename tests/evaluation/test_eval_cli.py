@@ -40,3 +40,20 @@ def test_cli_errors_are_one_line(davis2017, tmp_path, capsys):
 
     assert main([*argv, "--root", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_without_the_plots_extra_the_scores_come_without_a_chart(
+    davis2017, tmp_path, write_seq, capsys, monkeypatch
+):
+    import gsfm.cli.evaluate as evaluate_cli
+
+    root, seqs = davis2017
+    results = tmp_path / "results"
+    for name, frames in seqs.items():
+        write_seq(results / name, frames)
+    monkeypatch.setattr(evaluate_cli, "missing", lambda extra: ["matplotlib"])
+    argv = ["evaluate", "--dataset", "davis2017", "--results", str(results), "--root", str(root)]
+    assert main(argv) == 0
+    assert (results / "global_results-val.csv").is_file()
+    assert not (results / "per-sequence_results-val.png").exists()
+    assert "J&F-Mean" in capsys.readouterr().out

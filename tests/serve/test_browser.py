@@ -72,10 +72,12 @@ def server(tmp_path_factory):
         pytest.skip(reason)
     import uvicorn
 
+    from gsfm.inference.config import EngineConfig
     from gsfm.serve.app import ServeConfig, create_app
 
+    engine = EngineConfig(size=SIZE)
     config = ServeConfig(
-        weights="gsfm-tiny", device="cpu", size=SIZE, cache=tmp_path_factory.mktemp("cache")
+        weights="gsfm-tiny", device="cpu", engine=engine, cache=tmp_path_factory.mktemp("cache")
     )
     app = create_app(config)
     with socket.socket() as s:

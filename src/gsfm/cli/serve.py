@@ -8,8 +8,9 @@ import logging
 import socket
 from pathlib import Path
 
-from gsfm.cli.options import add_size_option, check_size
-from gsfm.errors import GSFMError, InputError
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.errors import InputError
+from gsfm.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--weights", default="gsfm-tiny", help="weights file or bundled name (default: gsfm-tiny)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
-    )
-    add_size_option(p)
+    add_device_option(p)
+    add_engine_options(p, ("precision", "size", "top_k", "mem_every", "max_memory_frames"))
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="(default: 8765)")
     p.add_argument("--root", type=Path, metavar="DIR", help="folder whose videos may be opened")
@@ -60,27 +58,23 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_size(args.size)
+    engine = engine_config(args)  # the engine's range checks, as segment's
     if not 0 < args.port < 65536:
         raise InputError(f"--port must be 1..65535, got {args.port}")
     if args.max_upload_mb <= 0 or args.idle_minutes <= 0:
         raise InputError("--max-upload-mb and --idle-minutes must be positive")
     if args.root is not None and not args.root.is_dir():
         raise InputError(f"--root {args.root} is not a folder")
-    try:
-        import uvicorn
+    require("serve", "gsfm serve")
+    import uvicorn  # the [serve] extra: imported only by this verb
 
-        from gsfm.serve.app import ServeConfig, create_app, new_token
-    except ModuleNotFoundError as err:
-        raise GSFMError(
-            f"gsfm serve needs the serve extra ({err.name} is missing): pip install 'gsfm[serve]'"
-        ) from None
+    from gsfm.serve.app import ServeConfig, create_app, new_token
+
     token = None if is_loopback(args.host) else new_token()
     config = ServeConfig(
         weights=args.weights,
         device=args.device,
-        precision=args.precision,
-        size=args.size,
+        engine=engine,
         root=args.root,
         token=token,
         max_upload_bytes=int(args.max_upload_mb * (1 << 20)),

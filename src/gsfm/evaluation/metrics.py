@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from skimage.morphology import disk
 
 # Boundary tolerance as a fraction of the image diagonal (toolkit default: 8 px at 480p).
 DEFAULT_BOUND_TH = 0.008
@@ -69,11 +68,15 @@ def boundary_tolerance(shape: tuple[int, ...], bound_th: float = DEFAULT_BOUND_T
 
 @lru_cache(maxsize=16)
 def _disk(radius: int) -> np.ndarray:
-    return disk(radius).astype(np.uint8)
+    """The toolkit's structuring element, `skimage.morphology.disk`: the grid points within
+    `radius` of the centre, (2r+1) x (2r+1)."""
+    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
+    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 def dilate(bmap: np.ndarray, radius: int) -> np.ndarray:
-    """Binary dilation by a disk of `radius` px (skimage's disk, applied with cv2 for speed)."""
+    """Binary dilation by a disk of `radius` px (the toolkit's disk, applied with cv2 for
+    speed)."""
     return cv2.dilate(bmap.astype(np.uint8), _disk(radius)).astype(bool)
 
 

@@ -19,7 +19,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsfm.data.masks import read_mask
 from gsfm.errors import GSFMError, InputError
+from gsfm.inference.config import EngineConfig
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
@@ -64,8 +65,7 @@ class ServeConfig:
 
     weights: str = "gsfm-tiny"
     device: str = "auto"
-    precision: str = "fp32"
-    size: int = 480  # shorter side the network sees; 0 = native
+    engine: EngineConfig = field(default_factory=EngineConfig)  # size, precision, top-k, ...
     root: Path | None = None
     token: str | None = None  # required on every request when set
     max_upload_bytes: int = 2 << 30
@@ -101,9 +101,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     root = config.root.resolve() if config.root is not None else None
 
     def make_predictor() -> VideoPredictor:
-        return VideoPredictor(
-            network, device=device, info=info, size=config.size or None, precision=config.precision
-        )
+        return VideoPredictor(network, config.engine, device=device, info=info)
 
     make_predictor()  # a bad --precision for the device fails now
     store = SessionStore(
@@ -144,7 +142,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             "root": root is not None,
             "max_upload_bytes": config.max_upload_bytes,
             "weights": config.weights,
-            "size": config.size,
+            "size": config.engine.size or 0,
         }
 
     # ------------------------------------------------------------------ opening videos
@@ -359,7 +357,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         fd, name = tempfile.mkstemp(prefix="export-", suffix=".zip", dir=session.folder)
         os.close(fd)
         target = Path(name)
-        settings = {"weights": config.weights, "size": config.size, "precision": config.precision}
+        settings = segment_flags(config)
         try:
             build_export(session, target, settings, overlay)
         except BaseException:
@@ -374,6 +372,16 @@ def create_app(config: ServeConfig) -> FastAPI:
         )
 
     return app
+
+
+def segment_flags(config: ServeConfig) -> dict[str, object]:
+    """The `gsfm segment` flags that repeat this server's engine settings (all of them, and
+    max-memory-frames 0 when unbounded: segment would cap the memory of a long input)."""
+    flags: dict[str, object] = {"weights": config.weights}
+    for name in ("size", "precision", "top_k", "mem_every", "max_memory_frames"):
+        value = getattr(config.engine, name)
+        flags[name.replace("_", "-")] = 0 if value is None else value
+    return flags
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -4,39 +4,18 @@ Forward from K runs frames K..end; backward from K runs K..0, i.e. the same engi
 reversed frames. The engine is given the annotation at K and every other annotation on the
 way (as `gsfm segment --mask-frame` would), and each frame's labels replace what it showed;
 frames on the other side of K keep their masks. So a correction at K is: paint K, propagate
-again from K.
+again from K. The frame loop is `gsfm.inference.track`, the one every command uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-
-import numpy as np
-
 from gsfm.errors import InputError
 from gsfm.inference.predictor import VideoPredictor
+from gsfm.inference.track import track
 from gsfm.serve.jobs import Job
 from gsfm.serve.sessions import Session
 
 DIRECTIONS = ("forward", "backward")
-
-
-def run_engine(
-    predictor: VideoPredictor, frames: Iterable[np.ndarray], masks: Mapping[int, np.ndarray]
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(position, labels) for each frame of a new video; `masks` maps positions to label maps.
-
-    The one place this package drives the engine.
-    """
-    predictor.reset()
-    iterator = iter(frames)
-    current = next(iterator, None)
-    position = 0
-    while current is not None:
-        following = next(iterator, None)
-        labels = predictor.step(current, masks.get(position), last_frame=following is None)
-        yield position, labels  # type: ignore[misc]
-        current, position = following, position + 1
 
 
 def frame_order(start: int, direction: str, count: int) -> list[int]:
@@ -59,10 +38,10 @@ def propagate(job: Job, session: Session, predictor: VideoPredictor, order: list
     as it comes (the page shows them at once); stop between frames when cancelled."""
     annotated = set(session.annotated())
     given = {pos: session.annotation(i) for pos, i in enumerate(order) if i in annotated}
-    frames = (session.read_frame(i) for i in order)
-    for position, labels in run_engine(predictor, frames, given):
-        index = order[position]
-        session.write_result(index, labels)
+    frames = [session.frame_path(i) for i in order]  # decoded one at a time by track()
+    for out in track(predictor, frames, given):  # type: ignore[arg-type]
+        index = order[out.index]
+        session.write_result(index, out.labels)
         job.frame_done(index)
         if job.cancelled:
             return

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
-from gsfm.data.video import FrameSource
+from gsfm.data.video import FrameSource, read_frame
 from gsfm.errors import InputError
 from gsfm.serve.jobs import Job
 
@@ -69,8 +69,7 @@ class Session:
 
     def read_frame(self, index: int) -> np.ndarray:
         """HxWx3 uint8 RGB of a cached frame (written losslessly, so exactly the decoded one)."""
-        with Image.open(self.frame_path(index)) as img:
-            return np.array(img.convert("RGB"))
+        return read_frame(self.frame_path(index))
 
     def _read_labels(self, kind: str, index: int) -> np.ndarray | None:
         path = self._path(kind, index)
