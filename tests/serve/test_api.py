@@ -453,11 +453,3 @@ def test_static_page_and_modules_are_served(client):
     assert "http" not in Path(__file__).parents[2].joinpath(
         "src/gsfm/serve/static/index.html"
     ).read_text().replace("http-equiv", "")  # no CDN
-
-
-def test_serve_cli_refuses_bad_options(capsys, tmp_path):
-    assert main(["serve", "--size", "8"]) == 2
-    assert "--size must be 0 (native) or at least 16" in capsys.readouterr().err
-    assert main(["serve", "--root", str(tmp_path / "missing")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
-    assert main(["serve", "--port", "0"]) == 2
