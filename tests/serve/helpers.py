@@ -10,9 +10,14 @@ LIMIT = 4 << 20
 
 
 def upload(client, data: bytes, name: str = "clip.mp4") -> dict:
+    """Upload a video and wait for its frames to be decoded; the session's info."""
     response = client.post(f"/api/sessions?name={name}", content=data)
     assert response.status_code == 200, response.text
-    return response.json()
+    sid = response.json()["id"]
+    client.get(f"/api/sessions/{sid}/events")  # streams until the decoding ends
+    info = client.get(f"/api/sessions/{sid}").json()
+    assert info["job"]["kind"] == "decode" and info["job"]["state"] == "done", info["job"]
+    return info
 
 
 def mask_of(client, sid: str, index: int) -> np.ndarray | None:

@@ -108,6 +108,9 @@ def test_open_a_file_under_root_and_list_it(client):
     assert r.status_code == 200 and r.json()["frames"] == FRAMES
     r = client.post("/api/sessions/open", json={"path": "frames"})
     assert r.status_code == 200 and r.json()["names"] == [f"f{t}" for t in range(FRAMES)]
+    sid = r.json()["id"]
+    client.get(f"/api/sessions/{sid}/events")
+    assert client.get(f"/api/sessions/{sid}/job").json()["state"] == "done"
 
 
 @pytest.mark.parametrize(
@@ -131,17 +134,12 @@ def test_root_paths_outside_links_and_non_videos_are_refused(client, root, path,
     assert client.get("/api/files?path=../").status_code == 403
 
 
-def test_bad_uploads_get_one_clear_message_and_the_server_keeps_serving(client, root, app):
+def test_bad_uploads_get_one_clear_message_and_the_server_keeps_serving(client, app):
     cases = [
         (b"this is not a video at all" * 10, 400, "cannot read video"),
         (b"", 400, "empty"),
         (b"\0" * (LIMIT + 1), 413, "limit"),
     ]
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as zf:
-        zf.write(root / "frames" / "f0.png", "f0.png")
-        zf.writestr("f1.png", (root / "frames" / "f1.png").read_bytes()[:200])  # truncated
-    cases.append((data.getvalue(), 400, "f1.png"))
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w") as zf:
         zf.writestr("readme.txt", "no frames")
@@ -153,6 +151,62 @@ def test_bad_uploads_get_one_clear_message_and_the_server_keeps_serving(client, 
     assert set(app.state.store.sessions) == before  # nothing half-opened is kept
     assert not [p for p in app.state.store.base.iterdir() if p.name not in before]
     assert client.get("/api/config").status_code == 200
+
+
+def test_a_frame_that_fails_to_decode_fails_the_decoding_with_its_name(client, root, app):
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as zf:
+        zf.write(root / "frames" / "f0.png", "f0.png")
+        zf.writestr("f1.png", (root / "frames" / "f1.png").read_bytes()[:200])  # truncated
+    r = client.post("/api/sessions?name=frames.zip", content=data.getvalue())
+    assert r.status_code == 200  # the headers read; frame f1 fails as it is decoded
+    sid = r.json()["id"]
+    events = client.get(f"/api/sessions/{sid}/events").text
+    last = json.loads(events.strip().splitlines()[-1][6:])
+    assert last["kind"] == "decode" and last["state"] == "failed"
+    assert "cannot decode frame" in last["error"] and "f1.png" in last["error"]
+    folder = app.state.store.sessions[sid].folder
+    assert not (folder / "upload").exists() and not (folder / "zip").exists()
+    assert client.delete(f"/api/sessions/{sid}").status_code == 204  # what the page does
+    assert not folder.exists()
+
+
+@pytest.fixture
+def held_decoding(monkeypatch):
+    """Decoding made to stop after the first frame until the test releases it."""
+    import gsfm.serve.app as app_module
+
+    release = threading.Event()
+    real = app_module.decode_into
+
+    def held(*args):
+        for count in real(*args):
+            yield count
+            release.wait(10)
+
+    monkeypatch.setattr(app_module, "decode_into", held)
+    return release
+
+
+def test_frames_are_decoded_on_the_sessions_worker(client, video_bytes, clip, held_decoding):
+    r = client.post("/api/sessions?name=clip.mp4", content=video_bytes)
+    info = r.json()
+    sid = info["id"]
+    assert info["frames"] == FRAMES and info["job"]["kind"] == "decode"
+    for _ in range(100):
+        if client.get(f"/api/sessions/{sid}/job").json()["count"] >= 1:
+            break
+        time.sleep(0.05)
+    assert client.get(f"/api/sessions/{sid}/frames/0").status_code == 200
+    r = client.get(f"/api/sessions/{sid}/frames/{FRAMES - 1}")
+    assert r.status_code == 404 and "not decoded yet" in error(r)
+    r = client.put(f"/api/sessions/{sid}/annotations/0", content=clip.masks[0].tobytes())
+    assert r.status_code == 409 and "still being decoded" in error(r)
+    assert client.post(f"/api/sessions/{sid}/cancel").status_code == 400  # not a propagation
+    held_decoding.set()
+    last = client.get(f"/api/sessions/{sid}/events").text.strip().splitlines()[-1]
+    assert json.loads(last[6:])["state"] == "done"
+    assert client.get(f"/api/sessions/{sid}/frames/{FRAMES - 1}").status_code == 200
 
 
 def test_an_upload_that_says_it_is_too_large_is_refused_before_reading(client):
@@ -315,7 +369,6 @@ def test_propagation_refusals(client, video_bytes, clip):
     r = client.post(f"/api/sessions/{sid}/propagate", json={"start": FRAMES})
     assert r.status_code == 404
     assert client.post(f"/api/sessions/{sid}/cancel").status_code == 400  # nothing running
-    assert client.get(f"/api/sessions/{sid}/events").status_code == 404
 
 
 @pytest.fixture

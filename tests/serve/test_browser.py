@@ -155,6 +155,8 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     page.wait_for_function(
         "document.querySelector('#video-info').textContent.includes('48 frames')"
     )
+    page.wait_for_selector("#progress[data-kind=decode][data-state=done]")
+    assert "decoding frames: 48/48 (100%)" in page.inner_text("#progress-text")
     assert f"{width}×{height}" in page.inner_text("#video-info")
     assert page.locator("#message").is_hidden()
     sid = next(iter(app.state.store.sessions))
@@ -199,7 +201,8 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
 
     # Propagate from frame 0 and wait for 100%.
     page.click("#forward")
-    page.wait_for_selector("#progress[data-state=done]", timeout=TIMEOUT_MS)
+    done = "#progress[data-kind=propagate][data-state=done]"
+    page.wait_for_selector(done, timeout=TIMEOUT_MS)
     assert "48/48 (100%)" in page.inner_text("#progress-text")
     # Scrub with the slider and the arrow keys; the canvas shows that frame's mask.
     page.eval_on_selector("#slider", "s => { s.value = 30; s.dispatchEvent(new Event('input')); }")

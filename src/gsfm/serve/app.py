@@ -147,21 +147,38 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     # ------------------------------------------------------------------ opening videos
 
-    def open_session(sid: str, folder: Path, path: Path, title: str) -> Session:
+    def open_session(
+        sid: str, folder: Path, path: Path, title: str, scratch: list[Path]
+    ) -> Session:
+        """Check the input (its first frame decodes) and start decoding every frame into the
+        session's cache on its worker; `scratch` (the upload, an unpacked zip) goes afterwards.
+        """
         source = open_input(path, folder, config.max_upload_bytes)
         if len(source) < 2:
             raise InputError(
                 f"{title} has one frame, nothing to propagate to: open a video, or a zip or "
                 "folder of frames"
             )
-        for _ in decode_into(source, folder):
-            pass
         session = Session(sid, folder, title, list(source.names), source.size, source.fps)
+
+        def decode(job: Job) -> None:
+            try:
+                for count in decode_into(source, folder):
+                    job.frame_done(count - 1)
+                    if job.cancelled:
+                        return
+            finally:
+                for p in scratch:
+                    remove(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+        session.job = Job("decode", len(source), decode)
         store.add(session)
         return session
 
     @app.post("/api/sessions")
     async def upload(request: Request, name: str = "upload") -> dict[str, object]:
+        """The file as the request body; answers once its first frame decodes, and decodes
+        the rest on the session's worker (progress on the events route)."""
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > config.max_upload_bytes:
             raise TooLargeError(
@@ -169,17 +186,14 @@ def create_app(config: ServeConfig) -> FastAPI:
                 f"{config.max_upload_bytes / (1 << 20):g} MiB limit (--max-upload-mb)"
             )
         sid, folder = store.new_folder()
-        upload_path = folder / "upload"
+        scratch = [folder / "upload", folder / "zip"]
         try:
-            await receive(request.stream(), upload_path, config.max_upload_bytes)
+            await receive(request.stream(), scratch[0], config.max_upload_bytes)
             title = PurePosixPath(name.replace("\\", "/")).name[:120] or "upload"
-            session = await run_in_threadpool(open_session, sid, folder, upload_path, title)
+            session = await run_in_threadpool(open_session, sid, folder, scratch[0], title, scratch)
         except BaseException:
             remove(folder)
             raise
-        finally:
-            upload_path.unlink(missing_ok=True)
-            remove(folder / "zip")
         return session.info()
 
     @app.get("/api/files")
@@ -195,12 +209,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         path = under_root(root, req.path)
         sid, folder = store.new_folder()
         try:
-            session = open_session(sid, folder, path, path.name)
+            session = open_session(sid, folder, path, path.name, [folder / "zip"])
         except BaseException:
             remove(folder)
             raise
-        finally:
-            remove(folder / "zip")
         return session.info()
 
     @app.get("/api/sessions/{sid}")
@@ -311,7 +323,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.post("/api/sessions/{sid}/cancel")
     def cancel(sid: str) -> dict[str, object]:
         session = store.get(sid)
-        if session.job is None or not session.job.running:
+        if session.job is None or not session.job.running or session.job.kind != "propagate":
             raise InputError("no propagation is running")
         session.job.cancel()
         session.job.wait(60)
@@ -321,7 +333,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     def job_status(sid: str) -> dict[str, object]:
         job = store.get(sid).job
         if job is None:
-            raise NotFoundError("no propagation has run in this session")
+            raise NotFoundError("nothing has run in this session")
         return job.snapshot()
 
     @app.get("/api/sessions/{sid}/events")
@@ -331,7 +343,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         session = store.get(sid)
         job = session.job
         if job is None:
-            raise NotFoundError("no propagation has run in this session")
+            raise NotFoundError("nothing has run in this session")
 
         async def stream() -> AsyncIterator[str]:
             sent = 0

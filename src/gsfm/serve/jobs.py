@@ -1,4 +1,5 @@
-"""A session's background worker: one propagation at a time, with progress and cancel.
+"""A session's background worker: decoding the frames, then one propagation at a time, with
+progress and cancel.
 
 The worker thread calls `work(job)`; the work reports each finished frame with
 `job.frame_done(index)` and stops when `job.cancelled` is set. Readers (the status route and
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class Job:
-    """One propagation run on its own thread."""
+    """One piece of work ("decode" or "propagate") on its own thread."""
 
     def __init__(self, kind: str, total: int, work: Callable[[Job], None], **details: Any) -> None:
         self.kind = kind

@@ -65,7 +65,10 @@ class Session:
             raise NotFoundError(f"frame {index} is outside the video's {len(self.names)} frames")
 
     def frame_path(self, index: int) -> Path:
-        return self._path(FRAMES, index)
+        path = self._path(FRAMES, index)
+        if not path.exists():
+            raise NotFoundError(f"frame {index} is not decoded yet")
+        return path
 
     def read_frame(self, index: int) -> np.ndarray:
         """HxWx3 uint8 RGB of a cached frame (written losslessly, so exactly the decoded one)."""
@@ -155,8 +158,12 @@ class Session:
                         path.unlink()
 
     def check_idle(self) -> None:
-        if self.job is not None and self.job.running:
-            raise BusyError("a propagation is running; wait for it or cancel it first")
+        """BusyError while the worker decodes the frames or propagates."""
+        if self.job is None or not self.job.running:
+            return
+        if self.job.kind == "decode":
+            raise BusyError("the frames are still being decoded; wait for them first")
+        raise BusyError("a propagation is running; wait for it or cancel it first")
 
     # ------------------------------------------------------------------ summary
 
@@ -186,7 +193,7 @@ class Session:
 def decode_into(source: FrameSource, folder: Path) -> Iterator[int]:
     """Decode every frame once into `folder/frames` as lossless PNGs; yields frame counts.
 
-    A frame that fails to decode raises InputError (the caller removes the folder).
+    A frame that fails to decode raises InputError (the decode job fails with its message).
     """
     frames = folder / FRAMES
     frames.mkdir(parents=True, exist_ok=True)

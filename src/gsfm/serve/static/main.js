@@ -23,6 +23,7 @@ const state = {
   frames: new Map(),   // frame -> Promise<HTMLImageElement>
   loadToken: 0,
   config: null,        // the server's settings (upload limit, --root)
+  decoded: 0,          // frames in the session's cache so far
 };
 
 const api = (path) => `/api/sessions/${state.session.id}${path}`;
@@ -86,8 +87,22 @@ async function start(info) {
   if (!info.objects.length) await addObject();
   else { state.active = info.objects[0].id; showObjects(); }
   showAnnotated();
-  await goTo(0);
-  if (info.job && info.job.state === "running") follow();
+  state.image = null;
+  const job = info.job;
+  const decoding = job && job.kind === "decode" && job.state === "running";
+  state.decoded = decoding ? job.count : info.frames;
+  if (state.decoded > 0) await goTo(0);
+  if (job && job.state === "running") follow(job.kind);
+}
+
+function closeSession(message) {
+  const info = state.session;
+  state.session = null;
+  state.image = null;
+  $("video-info").textContent = "no video";
+  $("export").classList.add("disabled");
+  say(message);
+  if (info) fetch(`/api/sessions/${info.id}`, { method: "DELETE" });
 }
 
 // Files under --root: choosing a folder lists it; "Open" opens a file, or the listed folder's frames.
@@ -134,7 +149,8 @@ async function frameMask(index) {
 
 async function goTo(index) {
   if (!state.session) return;
-  index = Math.max(0, Math.min(state.session.frames - 1, index));
+  index = Math.max(0, Math.min(state.decoded - 1, index));
+  if (index < 0) return;
   state.target = index;
   const token = ++state.loadToken;
   const [image, labels] = await Promise.all([frameImage(index), frameMask(index)]);
@@ -354,20 +370,26 @@ async function propagate(direction) {
   say("");
   const job = await sendJSON("POST", api("/propagate"), { start: state.index, direction });
   showProgress(job);
-  follow();
+  follow("propagate");
 }
 
-function follow() {
+// Follow the session's worker (decoding the frames, or a propagation) until it ends.
+function follow(kind) {
   if (state.source) state.source.close();
-  $("cancel").disabled = false;
+  $("cancel").disabled = kind !== "propagate";
   $("forward").disabled = $("backward").disabled = true;
   const source = new EventSource(api("/events"));
   state.source = source;
   source.onmessage = async (event) => {
     const job = JSON.parse(event.data);
-    for (const i of job.new) state.masks.delete(i);
-    if (job.new.includes(state.target) && !state.painting) await goTo(state.target);
     showProgress(job);
+    if (job.kind === "decode") {
+      state.decoded = job.count;
+      if (!state.image && job.count > 0) await goTo(0);
+    } else {
+      for (const i of job.new) state.masks.delete(i);
+      if (job.new.includes(state.target) && !state.painting) await goTo(state.target);
+    }
     if (job.state !== "running") {
       source.close();
       finish(job);
@@ -382,8 +404,12 @@ function finish(job) {
   state.source = null;
   $("cancel").disabled = true;
   $("forward").disabled = $("backward").disabled = false;
+  if (job && job.kind === "decode" && job.state !== "done") {
+    return closeSession(`cannot open ${state.session.title}: ${job.error || job.state}`);
+  }
   if (job && job.state === "failed") say(`propagation failed: ${job.error}`);
   if (job && job.state === "cancelled") say(`propagation cancelled after ${job.count} frames`, "info");
+  if (job && job.kind === "decode") state.decoded = job.count;
   guarded(async () => refreshSession(await getJSON(api(""))));
 }
 
@@ -392,8 +418,10 @@ function showProgress(job) {
   bar.max = job.total;
   bar.value = job.count;
   bar.dataset.state = job.state;
+  bar.dataset.kind = job.kind;
   const percent = Math.round((100 * job.count) / Math.max(1, job.total));
-  $("progress-text").textContent = `${job.direction} from ${job.start}: ${job.count}/${job.total} (${percent}%) · ${job.fps} frames/s · ${job.state}`;
+  const what = job.kind === "decode" ? "decoding frames" : `${job.direction} from ${job.start}`;
+  $("progress-text").textContent = `${what}: ${job.count}/${job.total} (${percent}%) · ${job.fps} frames/s · ${job.state}`;
 }
 
 // ---------------------------------------------------------------- playback and keys
