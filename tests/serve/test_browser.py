@@ -136,12 +136,27 @@ def session_mask(base: str, sid: str, index: int, shape: tuple[int, int]) -> np.
         return np.frombuffer(r.read(), dtype=np.uint8).reshape(shape)
 
 
-def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, tmp_path):
+def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, server, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video")
     page.set_input_files("#file", str(bad))
     page.wait_for_selector("#message.error:not([hidden])")
     assert "cannot read video" in page.inner_text("#message")
+
+    # A zip whose second frame is damaged: refused while decoding, and the session is closed.
+    frames = sample_dir() / "masks"
+    damaged = tmp_path / "frames.zip"
+    with zipfile.ZipFile(damaged, "w") as zf:
+        zf.write(frames / "00000.png", "00000.png")
+        zf.writestr("00001.png", (frames / "00001.png").read_bytes()[:1000])  # cut in its pixels
+    page.set_input_files("#file", str(damaged))
+    page.wait_for_function(
+        "document.querySelector('#message').textContent.includes('cannot open frames.zip')"
+    )
+    assert "cannot decode frame" in page.inner_text("#message")
+    assert page.inner_text("#video-info") == "no video"
+    time.sleep(0.5)
+    assert not server[1].state.store.sessions  # the page closed the damaged session
 
 
 def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path):
