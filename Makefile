@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo serve test lint slow browser bench clean
+.PHONY: setup demo serve test lint slow browser bench mutants clean
 
 $(BIN)/gsfm: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser: setup
 
 bench: setup
 	$(BIN)/gsfm bench
+
+# Plant known bugs one at a time in a temporary copy and check the tests catch them.
+mutants: setup
+	$(BIN)/python scripts/mutants.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
