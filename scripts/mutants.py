@@ -120,12 +120,7 @@ MUTANTS: list[Mutant] = [
     _m("engine_writes_memory_every_frame", "src/gsfm/inference/engine.py",
        "t - self._last_write >= cfg.mem_every", "t - self._last_write >= 1", PLUMBING),
     _m("youtube2018_zip_without_annotations_folder", DATASETS,
-       'Path("data/YouTube2018"),\n            splits=("train", "valid", "test"),\n'
-       '            gt_splits=("train",),\n            default_split="valid",\n'
-       '            zip_prefix="Annotations",',
-       'Path("data/YouTube2018"),\n            splits=("train", "valid", "test"),\n'
-       '            gt_splits=("train",),\n            default_split="valid",\n'
-       '            zip_prefix="",', PLUMBING),
+       'zip_prefix="Annotations",', 'zip_prefix="",', PLUMBING),
     _m("davis2016_top_k_50", DATASETS, "top_k=20,", "top_k=50,", PLUMBING),
     _m("davis2016_mem_every_5", DATASETS, "top_k=20,", "top_k=20,\n            mem_every=5,",
        PLUMBING),

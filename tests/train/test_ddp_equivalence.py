@@ -13,7 +13,6 @@ that batch statistics cannot differ between the splits. Measured |dw| after 2 it
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,14 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-TORCHRUN = Path(sys.executable).parent / "torchrun"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+from tests.train.procs import TORCHRUN, subprocess_env
 
 
 def _train(prefix: list[str], data: Path, saves: Path, run_id: str, batch: int) -> Path:
@@ -39,7 +31,9 @@ def _train(prefix: list[str], data: Path, saves: Path, run_id: str, batch: int) 
         "--saves", str(saves), "--no-tensorboard", "--threads", "1", "--freeze-bn",
         "--device", "cpu",
     ]  # fmt: skip
-    done = subprocess.run([*prefix, *args], env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*prefix, *args], env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return saves / run_id / f"{run_id}_2.safetensors"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,23 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from gsfm.train.checkpoint import load_checkpoint
-
-TORCHRUN = Path(sys.executable).parent / "torchrun"
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def _args(data: Path, saves: Path, run_id: str, iterations: int, *extra: str) -> list[str]:
-    return [
-        "--stage", "0", "--id", run_id, "--variant", "gsfm-tiny", "--size", "64",
-        "--batch-size", "2", "--iterations", str(iterations), "--data", str(data),
-        "--saves", str(saves), "--no-tensorboard", "--threads", "1", *extra,
-    ]  # fmt: skip
+from tests.train.procs import TORCHRUN, stage0_args, subprocess_env
 
 
 def _same_weights(a: Path, b: Path) -> bool:
@@ -44,14 +27,14 @@ def test_killed_run_resumes_with_nothing_lost(tmp_path: Path, static_folder: Pat
     saves = tmp_path / "saves"
     module = [sys.executable, "-m", "gsfm.train"]
     subprocess.run(
-        [*module, *_args(static_folder, saves, "full", n)], env=_env(), check=True,
+        [*module, *stage0_args(static_folder, saves, "full", n)], env=subprocess_env(), check=True,
         capture_output=True,
     )  # fmt: skip
 
     ckpt = saves / "k" / "k_checkpoint.pth"
     proc = subprocess.Popen(
-        [*module, *_args(static_folder, saves, "k", n, "--save-every", "2")],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [*module, *stage0_args(static_folder, saves, "k", n, "--save-every", "2")],
+        env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -62,7 +45,7 @@ def test_killed_run_resumes_with_nothing_lost(tmp_path: Path, static_folder: Pat
     assert 2 <= saved_at < n and saved_at % 2 == 0
     assert not (saves / "k" / f"k_{n}.safetensors").exists()
 
-    subprocess.run([*module, "--load-model", str(ckpt)], env=_env(), check=True,
+    subprocess.run([*module, "--load-model", str(ckpt)], env=subprocess_env(), check=True,
                    capture_output=True)  # fmt: skip
     assert load_checkpoint(ckpt)["iteration"] == n
     assert _same_weights(
@@ -75,9 +58,9 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path: Path, static_fo
     saves = tmp_path / "saves"
     cmd = [
         str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "gsfm.train",
-        *_args(static_folder, saves, "ddp", 2, "--save-all-ranks", "--device", "cpu"),
+        *stage0_args(static_folder, saves, "ddp", 2, "--save-all-ranks", "--device", "cpu"),
     ]  # fmt: skip
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run = saves / "ddp"
     assert _same_weights(run / "rank0.safetensors", run / "rank1.safetensors")
@@ -90,10 +73,10 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path: Path, static_fo
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint(tmp_path: Path, static_folder: Path):
     saves = tmp_path / "saves"
-    args = _args(static_folder, saves, "c", 500, "--log-every", "1")
+    args = stage0_args(static_folder, saves, "c", 500, "--log-every", "1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gsfm.train", *args],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stderr is not None
     for line in proc.stderr:

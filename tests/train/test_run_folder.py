@@ -4,7 +4,6 @@ processes never train into one folder."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -15,14 +14,7 @@ import pytest
 
 from gsfm.cli import main
 from gsfm.train.checkpoint import load_checkpoint
-
-
-def _args(data: Path, saves: Path, run_id: str, iterations: int, *extra: str) -> list[str]:
-    return [
-        "--stage", "0", "--id", run_id, "--variant", "gsfm-tiny", "--size", "64",
-        "--batch-size", "2", "--iterations", str(iterations), "--data", str(data),
-        "--saves", str(saves), "--no-tensorboard", "--threads", "1", *extra,
-    ]  # fmt: skip
+from tests.train.procs import stage0_args, subprocess_env
 
 
 def _earlier_run(saves: Path) -> dict[Path, bytes]:
@@ -45,7 +37,7 @@ def test_existing_id_without_load_model_is_refused_and_nothing_is_touched(
 ):
     saves = tmp_path / "saves"
     files = _earlier_run(saves)
-    assert main(["train", *_args(static_folder, saves, "c", 2)]) == 2
+    assert main(["train", *stage0_args(static_folder, saves, "c", 2)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert f"run folder {saves / 'c'} holds an earlier run (its checkpoint, 3 files)" in err[0]
@@ -60,7 +52,7 @@ def test_overwrite_starts_over_and_deletes_only_the_earlier_runs_files(
     saves = tmp_path / "saves"
     files = _earlier_run(saves)
     with caplog.at_level(logging.WARNING):
-        assert main(["train", *_args(static_folder, saves, "c", 1, "--overwrite")]) == 0
+        assert main(["train", *stage0_args(static_folder, saves, "c", 1, "--overwrite")]) == 0
     assert "--overwrite: deleted the 3 files of the earlier run" in caplog.text
     run = saves / "c"
     assert load_checkpoint(run / "c_checkpoint.pth")["iteration"] == 1
@@ -68,13 +60,6 @@ def test_overwrite_starts_over_and_deletes_only_the_earlier_runs_files(
     assert (run / "notes.txt").read_bytes() == files[run / "notes.txt"]
     # resuming that run from its own checkpoint is not "an earlier run": allowed
     assert main(["train", "--load-model", str(run / "c_checkpoint.pth"), "--threads", "1"]) == 0
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 def _text(path: Path) -> str:
@@ -89,9 +74,9 @@ def test_second_process_on_a_training_run_folder_is_refused_and_a_killed_run_is_
 ):
     saves = tmp_path / "saves"
     first = subprocess.Popen(
-        [sys.executable, "-m", "gsfm.train", *_args(static_folder, saves, "c", 500),
+        [sys.executable, "-m", "gsfm.train", *stage0_args(static_folder, saves, "c", 500),
          "--log-every", "100"],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         lock = saves / ".c.gsfm-lock"
@@ -99,8 +84,8 @@ def test_second_process_on_a_training_run_folder_is_refused_and_a_killed_run_is_
         while f'"pid": {first.pid}' not in _text(lock) and time.monotonic() < deadline:
             time.sleep(0.02)  # until the first run holds the folder
         second = subprocess.run(
-            [sys.executable, "-m", "gsfm.train", *_args(static_folder, saves, "c", 500)],
-            env=_env(), capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "gsfm.train", *stage0_args(static_folder, saves, "c", 500)],
+            env=subprocess_env(), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert second.returncode == 2
         err = second.stderr.strip().splitlines()
@@ -114,7 +99,7 @@ def test_second_process_on_a_training_run_folder_is_refused_and_a_killed_run_is_
     leftover.parent.mkdir(exist_ok=True)
     leftover.write_bytes(b"")
     with caplog.at_level(logging.WARNING):
-        assert main(["train", *_args(static_folder, saves, "c", 1)]) == 0
+        assert main(["train", *stage0_args(static_folder, saves, "c", 1)]) == 0
     lines = [r.getMessage() for r in caplog.records if "leftover" in r.getMessage()]
     assert len(lines) == 1 and f"pid {first.pid}" in lines[0]
     assert not leftover.exists()

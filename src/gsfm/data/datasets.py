@@ -72,6 +72,23 @@ class DatasetSpec:
 
 _DAVIS_2017_TEST = ("test-dev", "test-challenge")
 
+
+def _youtube(year: int, root: Path) -> DatasetSpec:
+    """YouTube-VOS: both years share the layout, splits, zip and the original's resize."""
+    return DatasetSpec(
+        f"youtube{year}",
+        "youtube",
+        year,
+        root,
+        splits=("train", "valid", "test"),
+        gt_splits=("train",),
+        default_split="valid",
+        zip_prefix="Annotations",
+        resize="original",
+        reaggregate_on_join=True,
+    )
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -98,30 +115,8 @@ DATASETS: dict[str, DatasetSpec] = {
             zip_splits=_DAVIS_2017_TEST,
             test_root=Path("data/DAVIS/2017/test-dev"),
         ),
-        DatasetSpec(
-            "youtube2018",
-            "youtube",
-            2018,
-            Path("data/YouTube2018"),
-            splits=("train", "valid", "test"),
-            gt_splits=("train",),
-            default_split="valid",
-            zip_prefix="Annotations",
-            resize="original",
-            reaggregate_on_join=True,
-        ),
-        DatasetSpec(
-            "youtube2019",
-            "youtube",
-            2019,
-            Path("data/YouTube"),
-            splits=("train", "valid", "test"),
-            gt_splits=("train",),
-            default_split="valid",
-            zip_prefix="Annotations",
-            resize="original",
-            reaggregate_on_join=True,
-        ),
+        _youtube(2018, Path("data/YouTube2018")),
+        _youtube(2019, Path("data/YouTube")),
     )
 }
 
