@@ -42,14 +42,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="where to write the CSVs and chart (default: the results folder)",
     )
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes scoring sequences in parallel; the numbers do not depend on it "
+        "(default: the cores available)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write CSVs and chart, print the tables; errors propagate as GSFMError."""
-    from gsfm.evaluation.davis import evaluate_davis
+    from gsfm.evaluation.davis import default_workers, evaluate_davis
     from gsfm.evaluation.report import format_report, save_chart
 
     year = DATASETS[args.dataset]
@@ -58,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
             f"DAVIS {year} {args.split} has no public ground truth; submit the results to the "
             "DAVIS evaluation server (CodaLab) instead"
         )
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
     root = args.root if args.root is not None else DEFAULT_ROOTS[args.dataset]
     if not root.is_dir():
         raise InputError(
@@ -67,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "ImageSets/ and Annotations/"
         )
     out_dir = args.out if args.out is not None else args.results
-    result = evaluate_davis(
-        root, args.split, args.results, year, workers=args.workers, out_dir=out_dir
-    )
+    result = evaluate_davis(root, args.split, args.results, year, workers=workers, out_dir=out_dir)
     save_chart(result, Path(out_dir) / f"per-sequence_results-{args.split}.png")
     print(format_report(result), end="")
     return 0
