@@ -186,6 +186,14 @@ def read_ground_truth(
     return np.stack(frames), [p.stem for p in paths]
 
 
+def results_folder(results_dir: str | Path, sequence: str) -> Path:
+    """`<results>/<sequence>`, or an InputError naming the sequence when it is missing."""
+    folder = Path(results_dir) / sequence
+    if not folder.is_dir():
+        raise InputError(f"sequence '{sequence}': results folder {folder} not found")
+    return folder
+
+
 def read_results(
     results_dir: str | Path,
     sequence: str,
@@ -195,9 +203,7 @@ def read_results(
 ) -> np.ndarray:
     """Predicted label maps `[T, H, W]` for the given frame ids (DAVIS 2016: binarised)."""
     year = _check_year(year)
-    folder = Path(results_dir) / sequence
-    if not folder.is_dir():
-        raise InputError(f"sequence '{sequence}': results folder {folder} not found")
+    folder = results_folder(results_dir, sequence)
     frames = []
     for frame_id in frame_ids:
         path = folder / f"{frame_id}.png"
@@ -302,6 +308,8 @@ def evaluate_davis(
     if not results_dir.is_dir():
         raise InputError(f"results folder {results_dir} not found")
     sequences = read_sequences(davis_root, split, year)
+    for sequence in sequences:  # before any work, and the first missing one in split order
+        results_folder(results_dir, sequence)
     func = partial(evaluate_sequence, davis_root=davis_root, results_dir=results_dir, year=year)
     per_sequence: list[list[ObjectScores]] = [[] for _ in sequences]
     progress = tqdm(
