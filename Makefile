@@ -1,4 +1,5 @@
-# One-command set-up, demo and tests. torch is pinned first so that nothing pulls CUDA wheels.
+# One-command set-up, demo and tests. torch is pinned first so that nothing pulls CUDA wheels;
+# .[dev] installs every extra (train, plots) and the test tools.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

@@ -57,7 +57,7 @@ def run_one(args: argparse.Namespace) -> dict:
     """Segment `args.frames` frames in this process and report its memory."""
     import torch
 
-    from gsfm.inference.predictor import VideoPredictor
+    from gsfm.inference import VideoPredictor, track
 
     torch.set_num_threads(args.threads)
     cap = args.cap or None
@@ -66,9 +66,10 @@ def run_one(args: argparse.Namespace) -> dict:
     )
     start = time.perf_counter()
     baseline = None
-    for t, (frame, mask) in enumerate(synthetic_frames(args.frames, args.height, args.width)):
-        predictor.step(frame, mask if t == 0 else None, last_frame=t == args.frames - 1)
-        if t == 0:
+    first_mask = next(synthetic_frames(1, args.height, args.width))[1]
+    frames = (f for f, _ in synthetic_frames(args.frames, args.height, args.width))
+    for out in track(predictor, frames, {0: first_mask}):
+        if out.index == 0:
             baseline = current_bytes(args.device)
             if args.device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()

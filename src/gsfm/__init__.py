@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["VideoPredictor", "__version__"]
+__all__ = ["TrackedFrame", "VideoPredictor", "__version__", "track"]
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
+    from gsfm.inference.track import TrackedFrame, track
+
+_HOMES = {
+    "VideoPredictor": "gsfm.inference.predictor",
+    "TrackedFrame": "gsfm.inference.track",
+    "track": "gsfm.inference.track",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy import: `import gsfm` stays cheap and does not import torch for the CLI's --help.
-    if name == "VideoPredictor":
-        from gsfm.inference.predictor import VideoPredictor
-
-        return VideoPredictor
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(name)

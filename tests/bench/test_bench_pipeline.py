@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from gsfm.bench import pipeline as pl
 from gsfm.bench.report import text_table, write_json
@@ -38,9 +39,9 @@ def test_bench_measure_config_in_process():
     assert 2 <= row["memory_frames"] <= 3  # the cap holds
     stages = row["stage_ms_per_frame"]
     assert set(stages) == set(pl.STAGES)
-    for name in ("encode", "memory_read", "decode", "value_encode"):
+    for name in ("encode_key", "read_memory", "decode", "encode_value"):
         assert stages[name] is not None and stages[name] >= 0
-    assert stages["encode"] > 0 and stages["decode"] > 0
+    assert stages["encode_key"] > 0 and stages["decode"] > 0
 
 
 def test_bench_isolated_row_and_json(tmp_path):
@@ -89,12 +90,21 @@ def test_bench_frames_hold_every_object():
     assert len(list(pl.cycled(frames, 10))) == 10
 
 
-def test_bench_stage_timers_restore(tiny_engine):
+def test_bench_stage_timers_observe_the_engine_untouched(tiny_engine):
     engine = tiny_engine
-    timers = pl.StageTimers(engine, engine.device)
-    assert "encode_key" in vars(engine.network)
-    timers.restore()
-    assert "encode_key" not in vars(engine.network) and "_predict" not in vars(engine)
+    frame = torch.zeros(3, 32, 48, dtype=torch.uint8)
+    mask = torch.zeros(32, 48, dtype=torch.long)
+    mask[4:20, 8:30] = 1
+    with pl.StageTimers(engine.device) as timers:
+        assert not vars(engine.network).keys() & {"encode_key", "decode", "encode_value"}
+        engine.step(frame, mask)  # a given frame: key and value encoding, no memory read
+        assert timers.seconds["encode_key"] > 0 and timers.seconds["encode_value"] > 0
+        assert timers.seconds["read_memory"] == 0 and timers.seconds["decode"] == 0
+        engine.step(frame)
+        assert timers.seconds["read_memory"] > 0 and timers.seconds["decode"] > 0
+    before = dict(timers.seconds)
+    engine.step(frame)  # after the block: no longer observed
+    assert timers.seconds == before
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -186,6 +187,9 @@ def test_youtube2019_layout_zip_and_late_objects(roots, tmp_path, capsys, steps)
                     assert int(obj) not in found
                     late += 1
     assert late == 1
+    # the original's YouTube-VOS resize and join rule, recorded with the results
+    settings = json.loads((out / ".gsfm-infer.json").read_text())["settings"]
+    assert settings["resize"] == "original" and settings["reaggregate_on_join"] is True
 
 
 def test_resume_skips_finished_videos(roots, tmp_path, capsys, steps):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gsfm.data import davis
+from gsfm.data.datasets import DATASETS
 from gsfm.data.fixtures import write_fixture
-from gsfm.data.roots import DEFAULT_ROOTS
 from gsfm.errors import InputError
 
 SMALL = dict(seed=2, videos=3, frames=5, size=(40, 64))
@@ -79,7 +79,7 @@ def test_test_dev(testdev: Path):
 
 
 def test_default_roots():
-    assert davis.default_root(2016) == DEFAULT_ROOTS["davis2016"] == Path("data/DAVIS/2016")
+    assert davis.default_root(2016) == DATASETS["davis2016"].root == Path("data/DAVIS/2016")
     assert davis.default_root(2017, "val") == Path("data/DAVIS/2017/trainval")
     assert davis.default_root(2017, "test-dev") == Path("data/DAVIS/2017/test-dev")
 

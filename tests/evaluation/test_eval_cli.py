@@ -57,13 +57,13 @@ def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsy
 
     # Without --workers: the cores this process may use.
     import gsfm.bench.machine
-    import gsfm.evaluation.davis
+    import gsfm.cli.evaluate as evaluate_cli
 
     seen = []
-    real = gsfm.evaluation.davis.evaluate_davis
+    real = evaluate_cli.evaluate_davis
     monkeypatch.setattr(gsfm.bench.machine, "usable_cores", lambda: 3)
     monkeypatch.setattr(
-        gsfm.evaluation.davis,
+        evaluate_cli,
         "evaluate_davis",
         lambda *a, **kw: seen.append(kw["workers"]) or real(*a, **{**kw, "workers": 1}),
     )
@@ -71,3 +71,20 @@ def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsy
     assert seen == [3]
     assert main([*argv, "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_without_the_plots_extra_the_scores_come_without_a_chart(
+    davis2017, tmp_path, write_seq, capsys, monkeypatch
+):
+    import gsfm.cli.evaluate as evaluate_cli
+
+    root, seqs = davis2017
+    results = tmp_path / "results"
+    for name, frames in seqs.items():
+        write_seq(results / name, frames)
+    monkeypatch.setattr(evaluate_cli, "missing", lambda extra: ["matplotlib"])
+    argv = ["evaluate", "--dataset", "davis2017", "--results", str(results), "--root", str(root)]
+    assert main(argv) == 0
+    assert (results / "global_results-val.csv").is_file()
+    assert not (results / "per-sequence_results-val.png").exists()
+    assert "J&F-Mean" in capsys.readouterr().out

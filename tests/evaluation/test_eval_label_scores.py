@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.morphology import disk
 
-from gsfm.evaluation.metrics import (
-    boundary_f_measure,
-    disk_footprint,
-    label_scores,
-    region_similarity,
-)
+from gsfm.evaluation.metrics import boundary_f_measure, label_scores, region_similarity
 
 
 def random_labels(rng: np.random.Generator, shape: tuple[int, int], n_objects: int) -> np.ndarray:
@@ -90,8 +84,3 @@ def test_bad_inputs():
         label_scores(a.astype(np.float32), a, [1])
     with pytest.raises(ValueError, match=">= 1"):
         label_scores(a, a, [0])
-
-
-@pytest.mark.parametrize("radius", [0, 1, 2, 3, 5, 8, 13, 20])
-def test_disk_footprint_is_scikit_image_disk(radius):
-    np.testing.assert_array_equal(disk_footprint(radius), disk(radius).astype(np.uint8))

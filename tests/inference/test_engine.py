@@ -8,6 +8,7 @@ from gsfm.errors import InputError
 from gsfm.inference.engine import EngineConfig, InferenceEngine, network_size
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import normalize, pad_to_multiple
+from tests import reference
 from tests.inference.clips import make_clip
 
 
@@ -48,7 +49,7 @@ def test_matches_the_network_step_by_step(tiny_net):
         k0 = tiny_net.encode_key(x0)
         v0 = tiny_net.encode_value(x0, k0.f16, first[:, 1:])
         k1 = tiny_net.encode_key(x1)
-        logits, _ = tiny_net.segment(k1, k0.key.unsqueeze(2), v0.unsqueeze(3), top_k=20)
+        logits, _ = reference.segment(tiny_net, k1, k0.key.unsqueeze(2), v0.unsqueeze(3), top_k=20)
         expected = torch.softmax(soft_aggregate(torch.sigmoid(logits)), dim=1)[0]
     torch.testing.assert_close(p1, expected, atol=1e-5, rtol=1e-4)
 

@@ -16,6 +16,7 @@ from gsfm.inference.engine import InferenceEngine
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import normalize, pad_to_multiple
 from gsfm.model.weights import load_network
+from tests import reference
 from tests.inference.clips import make_clip
 
 TOP_K, MEM_EVERY = 20, 2
@@ -52,7 +53,7 @@ def straightforward(net, frames, first_labels, n_objects, cap):
                 mem_key = torch.stack([k for k, _ in memory], dim=2)
                 mem_value = torch.stack([v for _, v in memory], dim=3)
                 readout = net.read_memory(mem_key, mem_value, feats.key, TOP_K)
-                logits = net.decode_reference(readout, feats.value, feats.f8, feats.f4)
+                logits = reference.decode_reference(net, readout, feats.value, feats.f8, feats.f4)
                 prob = torch.softmax(soft_aggregate(torch.sigmoid(logits)), dim=1)[0]
             if t == 0 or (t - last_write >= MEM_EVERY and t != len(frames) - 1):
                 value = net.encode_value(x, feats.f16, prob[None, 1:])

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from gsfm.data import youtube
+from gsfm.data.datasets import DATASETS
 from gsfm.data.fixtures import write_fixture
 from gsfm.data.submission import write_submission_zip
 from gsfm.errors import OutputError
@@ -49,14 +50,14 @@ def yt_root(tmp_path_factory) -> Path:
 
 
 def test_defaults_follow_the_spec():
-    assert (runner.DATASETS["davis2016"].top_k, runner.DATASETS["davis2016"].mem_every) == (20, 3)
+    assert (DATASETS["davis2016"].top_k, DATASETS["davis2016"].mem_every) == (20, 3)
     for name in ("davis2017", "youtube2018", "youtube2019"):
-        assert (runner.DATASETS[name].top_k, runner.DATASETS[name].mem_every) == (50, 3)
-    assert runner.zip_prefix("youtube2019", "valid") == "Annotations"
-    assert runner.zip_prefix("youtube2018", "test") == "Annotations"
-    assert runner.zip_prefix("davis2017", "test-dev") == ""
-    assert runner.zip_prefix("davis2017", "val") is None
-    assert runner.zip_prefix("davis2016", "val") is None
+        assert (DATASETS[name].top_k, DATASETS[name].mem_every) == (50, 3)
+    assert DATASETS["youtube2019"].zip_prefix_for("valid") == "Annotations"
+    assert DATASETS["youtube2018"].zip_prefix_for("test") == "Annotations"
+    assert DATASETS["davis2017"].zip_prefix_for("test-dev") == ""
+    assert DATASETS["davis2017"].zip_prefix_for("val") is None
+    assert DATASETS["davis2016"].zip_prefix_for("val") is None
 
 
 def test_late_object_from_its_first_frame(yt_root, predictor, tmp_path):
@@ -100,11 +101,10 @@ def test_given_mask_keeps_only_the_objects_it_introduces(yt_root, tmp_path):
     png = tmp_path / "a.png"
     Image.fromarray(labels).save(png)
     only_one = replace(video, masks={0: png}, objects={1: 0, 2: 3})
-    got = runner.given_mask(only_one, 0, SIZE)
-    assert got is not None and set(np.unique(got)) == {0, 1}
-    assert runner.given_mask(only_one, 1, SIZE) is None
+    got = runner.given_masks(only_one)
+    assert list(got) == [0] and set(np.unique(got[0])) == {0, 1}
     binary = replace(video, masks={0: png}, objects={1: 0}, binary=True)
-    assert set(np.unique(runner.given_mask(binary, 0, SIZE))) == {0, 1}
+    assert set(np.unique(runner.given_masks(binary)[0])) == {0, 1}
 
 
 def test_check_output_refuses_what_it_cannot_or_should_not_write(tmp_path):

@@ -9,6 +9,7 @@ from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import normalize, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, memory_affinity, softmax_top_k
 from gsfm.model.variants import get_config
+from tests import reference
 from tests.model.conftest import original_layout
 
 
@@ -34,7 +35,7 @@ def run_two_frames(net: GSFM, height: int, width: int, objects: int) -> torch.Te
         k0 = net.encode_key(x[:1])
         v0 = net.encode_value(x[:1], k0.f16, masks)
         k1 = net.encode_key(x[1:])
-        logits, _ = net.segment(k1, k0.key.unsqueeze(2), v0.unsqueeze(3), top_k=20)
+        logits, _ = reference.segment(net, k1, k0.key.unsqueeze(2), v0.unsqueeze(3), top_k=20)
         prob = torch.softmax(soft_aggregate(torch.sigmoid(logits)), dim=1)
     return unpad(prob, pads)
 
@@ -73,8 +74,10 @@ def test_boundary_logits_only_when_asked(tiny: GSFM) -> None:
     with torch.inference_mode():
         k = tiny.encode_key(x)
         v = tiny.encode_value(x, k.f16, torch.rand(1, 2, 32, 48))
-        mask, none = tiny.segment(k, k.key.unsqueeze(2), v.unsqueeze(3))
-        mask2, boundary = tiny.segment(k, k.key.unsqueeze(2), v.unsqueeze(3), with_boundary=True)
+        mask, none = reference.segment(tiny, k, k.key.unsqueeze(2), v.unsqueeze(3))
+        mask2, boundary = reference.segment(
+            tiny, k, k.key.unsqueeze(2), v.unsqueeze(3), with_boundary=True
+        )
     assert none is None
     assert boundary is not None and boundary.shape == mask.shape == (1, 2, 32, 48)
     assert torch.equal(mask, mask2)
@@ -148,6 +151,6 @@ def test_shared_decoder_equals_reference(paper: GSFM, objects: int) -> None:
     with torch.inference_mode():
         k = paper.encode_key(x)
         fast, _ = paper.decode(readout, k.value, k.f8, k.f4)
-        reference = paper.decode_reference(readout, k.value, k.f8, k.f4)
-    assert fast.shape == reference.shape == (2, objects, 48, 80)
-    assert torch.allclose(fast, reference, atol=1e-5)
+        slow = reference.decode_reference(paper, readout, k.value, k.f8, k.f4)
+    assert fast.shape == slow.shape == (2, objects, 48, 80)
+    assert torch.allclose(fast, slow, atol=1e-5)

@@ -86,3 +86,13 @@ def test_bf16_input_keeps_fft_in_fp32() -> None:
     out16 = module(x.bfloat16())
     assert out16.dtype == torch.bfloat16
     assert torch.allclose(out16.float(), out32, atol=0.1, rtol=0.05)
+
+
+def test_autocast_output_is_fp32_as_the_original() -> None:
+    """The original casts x to float and adds the fp32 inverse FFT: fp32 out under autocast."""
+    module = SpectralFilter(4, keep="high")
+    x = torch.randn(1, 4, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = module(x.bfloat16())
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, module(x), atol=0.1, rtol=0.05)

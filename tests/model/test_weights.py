@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from gsfm.model.network import GSFM
 from gsfm.model.variants import get_config
 from gsfm.model.weights import (
     expand_single_object,
+    init_from_torchvision,
     load_network,
     save_network,
 )
+from tests import reference
 from tests.model.conftest import random_original_state
 
 
@@ -25,7 +28,7 @@ def forward(net: GSFM) -> torch.Tensor:
     with torch.inference_mode():
         k = net.eval().encode_key(x)
         v = net.encode_value(x, k.f16, torch.rand(1, 2, 48, 64))
-        logits, _ = net.segment(k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
+        logits, _ = reference.segment(net, k, k.key.unsqueeze(2), v.unsqueeze(3), top_k=10)
     return logits
 
 
@@ -48,6 +51,16 @@ def test_original_layout_loads_strictly_and_round_trips(original_file: Path, tmp
     net2, info2 = load_network(saved)
     assert info2.variant == "gsfm" and info2.metadata["note"] == "round trip"
     assert torch.equal(forward(net2), out)
+
+
+def test_the_sidecar_is_never_read(tmp_path: Path) -> None:
+    net = GSFM(get_config("gsfm-tiny"))
+    path = save_network(net, tmp_path / "t.safetensors", {"note": "kept"})
+    assert '"variant": "gsfm-tiny"' in path.with_suffix(".yaml").read_text()
+    path.with_suffix(".yaml").write_text("config: {variant: gsfm}\n: not yaml [")
+    net2, info = load_network(path)
+    assert info.variant == "gsfm-tiny" and info.metadata["note"] == "kept"
+    assert torch.equal(forward(net2), forward(net))
 
 
 def test_safetensors_without_sidecar_uses_metadata(tmp_path: Path) -> None:
@@ -74,7 +87,11 @@ def test_stage0_checkpoint_is_recognised_and_expanded(tmp_path: Path) -> None:
     assert info.single_object and net.config.single_object
     expanded = expand_single_object(state)
     assert expanded["value_encoder.conv1.weight"].shape[1] == 5
-    assert expanded["value_encoder.conv1.weight"][:, 4].abs().sum() == 0
+    new = expanded["value_encoder.conv1.weight"][:, 4:].reshape(64, -1)  # [64, 49]
+    assert torch.allclose(new.T @ new, torch.eye(49), atol=1e-5)  # orthonormal columns
+    assert torch.equal(
+        expanded["value_encoder.conv1.weight"][:, :4], state["value_encoder.conv1.weight"]
+    )
     GSFM(get_config("gsfm")).load_state_dict(expanded, strict=True)
 
 
@@ -173,7 +190,13 @@ def test_torchvision_resnets_initialise_backbones(tmp_path: Path) -> None:
     net, info = load_network(tmp_path / "resnet18.pth", variant="gsfm")
     assert info.metadata["initialised"] == "value_encoder"
     w = net.value_encoder.conv1.weight
-    assert torch.equal(w[:, :3], r18["conv1.weight"]) and w[:, 3:].abs().sum() == 0
+    assert torch.equal(w[:, :3], r18["conv1.weight"])
+    extra = w[:, 3:].detach().reshape(64, -1)  # 2 mask channels: [64, 98], orthonormal rows
+    assert torch.allclose(extra @ extra.T, torch.eye(64), atol=1e-5)
+    single = GSFM(replace(get_config("gsfm"), single_object=True))
+    assert init_from_torchvision(single, r18, "r18") == ["value_encoder"]
+    extra = single.value_encoder.conv1.weight[:, 3:].detach().reshape(64, -1)  # [64, 49]
+    assert torch.allclose(extra.T @ extra, torch.eye(49), atol=1e-5)  # orthonormal columns
     assert net.value_encoder.layer2[0].downsample[0].bias.abs().sum() == 0
     with pytest.raises(WeightsError, match="fits no encoder of the gsfm-tiny network"):
         load_network(tmp_path / "resnet50.pth", variant="gsfm-tiny")

@@ -47,3 +47,38 @@ def test_round_trip_and_validation():
         TrainConfig.for_stage(2, "a")
     with pytest.raises(InputError, match="iterations"):
         TrainConfig.for_stage(0, "a", 0)
+
+
+def test_named_recipes():
+    paper = TrainConfig.for_stage(0, "a")  # the default
+    assert (paper.recipe, paper.merge_prob, paper.amp) == ("paper", 0.0, True)
+    proc = TrainConfig.for_stage(0, "a", recipe="procedural")
+    assert (proc.recipe, proc.merge_prob, proc.amp) == ("procedural", 0.5, False)
+    assert TrainConfig.for_stage(0, "a", recipe="paper", merge_prob=0.3).merge_prob == 0.3
+    with pytest.raises(InputError, match="--recipe"):
+        TrainConfig.for_stage(0, "a", recipe="fast")
+    with pytest.raises(InputError, match="--merge-prob"):
+        TrainConfig.for_stage(0, "a", merge_prob=1.5)
+    old = TrainConfig.for_stage(0, "a").to_dict()
+    del old["recipe"]  # a checkpoint written before named recipes
+    assert TrainConfig.from_dict(old).recipe == "procedural"
+
+
+def test_cli_defaults_follow_the_recipe(tmp_path):
+    import argparse
+
+    from gsfm.train.options import add_arguments, config_from_args
+
+    def cfg(*argv: str) -> TrainConfig:
+        p = argparse.ArgumentParser()
+        add_arguments(p)
+        return config_from_args(p.parse_args(["--stage", "0", "--device", "cpu", *argv]))[0]
+
+    assert cfg().amp and cfg().merge_prob == 0.0 and not cfg().freeze_bn  # from scratch
+    r18 = str(tmp_path / "r18.pth")
+    assert cfg("--imagenet-r18", r18).freeze_bn  # ImageNet init: BN frozen for the run
+    assert not cfg("--imagenet-r18", r18, "--no-freeze-bn").freeze_bn
+    proc = cfg("--recipe", "procedural")
+    assert not proc.amp and proc.merge_prob == 0.5
+    assert not cfg("--no-amp").amp and cfg("--merge-prob", "0.2").merge_prob == 0.2
+    assert cfg("--yv-subset", "list.txt").yv_subset == "list.txt"

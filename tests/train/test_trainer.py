@@ -81,7 +81,25 @@ def test_stage3_starts_from_stage0_weights(tmp_path: Path, static_folder: Path, 
     )
     trainer = Trainer(s3, DistContext())
     w = trainer.net.value_encoder.conv1.weight
-    assert w.shape[1] == 5 and torch.count_nonzero(w[:, 4]) == 0
+    assert w.shape[1] == 5
+    new = w[:, 4].detach().reshape(w.shape[0], -1)  # the other-objects channel: orthogonal
+    gram = new @ new.T if new.shape[0] <= new.shape[1] else new.T @ new
+    assert torch.allclose(gram, torch.eye(gram.shape[0]), atol=1e-5)
     trainer.run()
     _, info = load_network(tmp_path / "saves" / "s3" / "s3_2.safetensors")
     assert not info.single_object
+
+
+def test_frozen_bn_keeps_its_statistics_through_steps():
+    from torch import nn
+
+    from gsfm.train.trainer import set_train_mode
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    set_train_mode(net, freeze_bn=True)
+    before = net[1].running_mean.clone()
+    net(torch.randn(2, 3, 8, 8) + 5)
+    assert torch.equal(net[1].running_mean, before) and net[0].training
+    set_train_mode(net, freeze_bn=False)
+    net(torch.randn(2, 3, 8, 8) + 5)
+    assert not torch.equal(net[1].running_mean, before)

@@ -2,10 +2,10 @@
 
 Each configuration (variant, frame size, clip length, objects, memory cap, device, precision)
 segments a procedural clip through the public `VideoPredictor` at the frames' own size (no
-resize), after a short warm-up. Stages are timed by wrapping the network's methods the engine
-calls (`encode_key`, `decode`, `encode_value`) and the engine's read-and-decode step; memory
-read = that step minus decoding, "other" = the frame's time minus all stages (aggregation,
-resizing, label maps).
+resize), after a short warm-up. Stages are the engine's own named stages
+(`gsfm.inference.stages`: encode_key, read_memory, decode, encode_value), timed by observing
+them; "other" = the frame's time minus those (frame preparation, aggregation, resizing back,
+label maps).
 
 Peak memory: each configuration runs in a fresh subprocess so that peaks do not mix. On CPU it
 is the process's peak RSS (`ru_maxrss`) during the clip; the peak is reset after loading and
@@ -16,7 +16,7 @@ allocated before it.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import gc
 import itertools
 import json
@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 import torch
 
+import gsfm
+from gsfm.bench.report import text_table
+from gsfm.data.synthetic import make_clip
 from gsfm.errors import GSFMError
+from gsfm.inference.device import resolve_device
+from gsfm.inference.predictor import VideoPredictor
+from gsfm.inference.stages import STAGES as ENGINE_STAGES
+from gsfm.inference.stages import observe
+from gsfm.model.weights import bundled_names, load_network
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +54,7 @@ FULL_FRAMES = (50, 200, 1000)
 FULL_CAPS: tuple[int | None, ...] = (None, 20)
 DEFAULT_OBJECTS = 2
 DEFAULT_WARMUP = 2
-STAGES = ("encode", "memory_read", "decode", "value_encode", "other")
+STAGES = ("encode_key", "read_memory", "decode", "encode_value", "other")
 # Frames drawn once per configuration and cycled: decoding/drawing cost is not the point.
 FRAME_POOL = 8
 
@@ -135,8 +143,6 @@ def grid_configs(
 
 def weights_source(variant: str) -> str:
     """The bundled weights of a variant when shipped, else an untrained network of it."""
-    from gsfm.model.weights import bundled_names
-
     return variant if variant in bundled_names() else f"random:{variant}"
 
 
@@ -144,8 +150,6 @@ def make_frames(
     height: int, width: int, objects: int, pool: int = FRAME_POOL, seed: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """A few procedural frames (HxWx3 uint8) and a first label map holding every object."""
-    from gsfm.data.synthetic import make_clip
-
     clip = make_clip(seed, pool, height, width, objects, appear=[0] * objects)
     first = clip.masks[0].copy()
     # An object hidden behind another in frame 0 would not be tracked: give it a small box.
@@ -165,65 +169,42 @@ def cycled(frames: Sequence[np.ndarray], count: int) -> Iterator[np.ndarray]:
 
 
 class StageTimers:
-    """Wall time spent in each network stage, by wrapping the methods the engine calls.
+    """Wall time of each named engine stage (`gsfm.inference.stages`) while active.
 
-    The wrappers are instance attributes (the class and the engine code are untouched); on
-    CUDA they synchronise before and after each call so the time lands in the right stage.
+    An observer of the engine's own stages: nothing is patched. On CUDA each stage is
+    synchronised before and after, so its time lands in the right stage.
     """
 
-    def __init__(self, engine: Any, device: torch.device) -> None:
-        self.device = device
-        self.seconds: dict[str, float] = {}
-        self._restore: list[tuple[Any, str]] = []
-        self._wrapped: set[str] = set()
-        net = engine.network
-        self._wrap(net, "encode_key", "encode")
-        self._wrap(net, "decode", "decode")
-        self._wrap(net, "encode_value", "value_encode")
-        # The engine's memory read is inline in its read-and-decode step.
-        if hasattr(engine, "_predict"):
-            self._wrap(engine, "_predict", "read_and_decode")
-        self.reset()
+    def __init__(self, device: torch.device) -> None:
+        self.sync = torch.cuda.synchronize if device.type == "cuda" else _no_sync
+        self.seconds: dict[str, float] = dict.fromkeys(ENGINE_STAGES, 0.0)
+        self._active = contextlib.ExitStack()
+
+    def __enter__(self) -> StageTimers:
+        self._active.enter_context(observe(self._time))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._active.close()
 
     def reset(self) -> None:
-        self.seconds = dict.fromkeys(("encode", "decode", "value_encode", "read_and_decode"), 0.0)
+        self.seconds = dict.fromkeys(ENGINE_STAGES, 0.0)
 
-    def restore(self) -> None:
-        """Remove the wrappers."""
-        for obj, attr in self._restore:
-            delattr(obj, attr)
-        self._restore.clear()
-        self._wrapped.clear()
+    @contextlib.contextmanager
+    def _time(self, name: str) -> Iterator[None]:
+        self.sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.sync()
+            self.seconds[name] += time.perf_counter() - start
 
-    def per_stage(self, total: float) -> dict[str, float | None]:
-        """Seconds per stage over the timed frames (memory read and "other" derived)."""
-        s = self.seconds
-        read = s["read_and_decode"] - s["decode"] if "read_and_decode" in self._wrapped else None
-        out: dict[str, float | None] = {
-            "encode": s["encode"],
-            "memory_read": read,
-            "decode": s["decode"],
-            "value_encode": s["value_encode"],
-        }
-        out["other"] = total - sum(v for v in out.values() if v is not None)
+    def per_stage(self, total: float) -> dict[str, float]:
+        """Seconds per reported stage over the timed frames ("other": the rest of `total`)."""
+        out = {name: self.seconds[name] for name in STAGES if name != "other"}
+        out["other"] = total - sum(out.values())
         return out
-
-    def _wrap(self, obj: Any, attr: str, stage: str) -> None:
-        original: Callable[..., Any] = getattr(obj, attr)
-        sync = torch.cuda.synchronize if self.device.type == "cuda" else _no_sync
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            sync()
-            start = time.perf_counter()
-            out = original(*args, **kwargs)
-            sync()
-            self.seconds[stage] += time.perf_counter() - start
-            return out
-
-        setattr(obj, attr, timed)
-        self._restore.append((obj, attr))
-        self._wrapped.add(stage)
 
 
 def _no_sync() -> None:
@@ -271,10 +252,6 @@ def reset_peak_rss() -> bool:
 
 def measure_config(config: PipelineConfig) -> dict[str, Any]:
     """Run one configuration in this process and return its row (see `run_configs`)."""
-    from gsfm.inference.device import resolve_device
-    from gsfm.inference.predictor import VideoPredictor
-    from gsfm.model.weights import load_network
-
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -289,7 +266,7 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
         precision=config.precision,
     )
     pool, first_mask = make_frames(config.height, config.width, config.objects)
-    timers = StageTimers(predictor.engine, device)
+    timers = StageTimers(device)
 
     def segment(count: int) -> int:
         done = 0
@@ -312,11 +289,12 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
         peak_reset = reset_peak_rss()
         baseline = current_rss_bytes() or peak_rss_bytes()
 
-    start = time.perf_counter()
-    done = segment(config.frames)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    with timers:
+        start = time.perf_counter()
+        done = segment(config.frames)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
 
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
@@ -328,7 +306,6 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
             peak = min(peak, hwm)
         memory_kind = "peak RSS" if peak_reset else "peak RSS (process lifetime)"
     stages = timers.per_stage(seconds)
-    timers.restore()
     mib = 2**20
     row = asdict(config)
     row.update(
@@ -359,8 +336,6 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
 def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> dict[str, Any]:
     """`measure_config` in a fresh Python process (its own peak memory); failures -> a row
     whose `error` says what went wrong (CUDA out of memory, killed, ...)."""
-    import gsfm
-
     src = str(Path(gsfm.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
@@ -448,8 +423,6 @@ class PipelineReport:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a fixed-width text table (one line per configuration)."""
-    from gsfm.bench.report import text_table
-
     header = [
         "device",
         "variant",

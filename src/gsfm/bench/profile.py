@@ -2,25 +2,26 @@
 
 A frame costs: key encoding (trunk + key projection), the spectral modules (the LFM on the key
 encoder's f16, the HFM in the decoder's boundary branch, once per object), the memory read
-(done as the engine does it: fp32 affinity, top-k softmax, readout), decoding every object
-and, every `mem_every` frames, value encoding. Each stage is run on the network's own methods
-with the shapes the engine gives them; the spectral modules are timed inside those calls by
-forward hooks, and their FLOPs counted on the very inputs they received.
+(fp32 affinity, top-k softmax, readout), decoding every object and, every `mem_every` frames,
+value encoding. The real engine runs the frame and its named stages (`gsfm.inference.stages`)
+are observed; the spectral modules are timed inside those stages by forward hooks, and their
+FLOPs counted on the very inputs they received.
 
 FLOPs come from `torch.utils.flop_counter.FlopCounterMode`, which counts matmuls and
 convolutions (2 per multiply-add) and nothing else: FFTs, top-k, softmax, norms and
 element-wise work cost time but no counted FLOPs. The counting run doubles as the warm-up;
-seconds are the median of `repeats` timed runs. The pipeline's share of peak is measured
+seconds are the median of `repeats` timed frames. The pipeline's share of peak is measured
 against a matmul peak taken in the same process, at the same precision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,9 +29,14 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from gsfm.bench.machine import describe_machine, machine_line
+from gsfm.bench.peak import matmul_peak
+from gsfm.bench.report import text_table
 from gsfm.inference.device import DTYPES, autocast_context, resolve_device
+from gsfm.inference.engine import InferenceEngine
+from gsfm.inference.stages import observe
 from gsfm.model.network import GSFM
-from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
+from gsfm.model.weights import load_network
 
 log = logging.getLogger(__name__)
 
@@ -143,34 +149,37 @@ def count_gflop(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, counter.get_total_flops() / 1e9
 
 
-def _measure(
-    fn: Callable[[], Any],
-    repeats: int,
-    device: torch.device,
-    timers: Sequence[ModuleTimer] = (),
-) -> tuple[Any, float, float, list[float]]:
-    """-> (output, GFLOP, median seconds, median seconds inside each timer's module)."""
-    out, gflop = count_gflop(fn)  # also the warm-up
-    times = []
-    inner: list[list[float]] = [[] for _ in timers]
-    for _ in range(max(1, repeats)):
-        for timer in timers:
-            timer.reset()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-        for acc, timer in zip(inner, timers):
-            acc.append(sum(timer.seconds))
-    return out, gflop, statistics.median(times), [statistics.median(a) for a in inner]
-
-
 def padded(size: int, multiple: int = 16) -> int:
     """The network's input size for a frame side (the engine pads to a multiple of 16)."""
     return -(-size // multiple) * multiple
+
+
+class StageMeter:
+    """Observer of the engine's named stages: FLOPs of each stage while `counting`, else the
+    wall time of each call."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.counting = False
+        self.gflop: dict[str, float] = {}
+        self.seconds: dict[str, list[float]] = {}
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.counting:
+            with FlopCounterMode(display=False) as counter:
+                yield
+            self.gflop[name] = self.gflop.get(name, 0.0) + counter.get_total_flops() / 1e9
+            return
+        self._sync()
+        start = time.perf_counter()
+        yield
+        self._sync()
+        self.seconds.setdefault(name, []).append(time.perf_counter() - start)
 
 
 def profile_frame(
@@ -184,65 +193,71 @@ def profile_frame(
     mem_every: int = 3,
     repeats: int = 1,
 ) -> list[StageStats]:
-    """Profile each stage of one frame of a video at (height, width) (padded to 16)."""
+    """Profile each stage of one frame of a video at (height, width) (padded to 16).
+
+    The real engine runs a frame that reads `memory_frames` memory frames, decodes every
+    object and writes its memory (the memory is capped at `memory_frames`, so each repeat
+    reads as many). Its named stages are measured by observing them: the first call counts
+    FLOPs (and warms up), the next `repeats` calls are timed (median per stage).
+    """
     device = next(net.parameters()).device
-    net = net.eval()
     height, width = padded(height), padded(width)
+    engine = InferenceEngine(
+        net,
+        device=device,
+        top_k=top_k,
+        mem_every=mem_every,
+        size=None,
+        precision=precision,
+        max_memory_frames=max(2, memory_frames),
+    )
     frame = torch.rand(1, 3, height, width, device=device)
-    masks = torch.rand(1, objects, height, width, device=device)
+    given = (list(range(1, objects + 1)), torch.rand(objects, height, width, device=device))
+    engine.step_padded(frame, given, 0)
+    for k in range(1, memory_frames):  # due frames (every mem_every): each is written
+        engine.step_padded(frame, None, k * mem_every)
+    t = memory_frames * mem_every
+    meter = StageMeter(device)
     lfm = ModuleTimer(net.lfm, device)
     hfm = ModuleTimer(net.decoder.hfm, device)
     try:
+        with observe(meter):
+            meter.counting = True
+            engine.step_padded(frame, None, t)
+            meter.counting = False
+            lfm_in, hfm_in = lfm.last_input, hfm.last_input
+            lfm.reset()
+            hfm.reset()
+            for _ in range(max(1, repeats)):
+                t += mem_every
+                engine.step_padded(frame, None, t)
+        assert lfm_in is not None and hfm_in is not None
         with torch.inference_mode(), autocast_context(device, precision):
-            feats, g_key, s_key, (s_lfm,) = _measure(
-                lambda: net.encode_key(frame), repeats, device, [lfm]
-            )
-            assert lfm.last_input is not None
-            lfm_in = lfm.last_input
             _, g_lfm = count_gflop(lambda: net.lfm(lfm_in))
-
-            values, g_val, s_val, _ = _measure(
-                lambda: net.encode_value(frame, feats.f16, masks), repeats, device
-            )
-            mem_key = feats.key.unsqueeze(2).repeat(1, 1, memory_frames, 1, 1)
-            mem_key = mem_key + 0.1 * torch.randn_like(mem_key)
-            mem_value = values.unsqueeze(3).repeat(1, 1, 1, memory_frames, 1, 1)
-
-            # Position-major and contiguous, as the bank stores it: a permuted view would make each
-            # gathered row a strided read (3x slower readout than the engine's).
-            mem_value_pm = mem_value.permute(0, 3, 4, 5, 1, 2).contiguous().flatten(1, 3)
-
-            def read() -> Tensor:
-                # As InferenceEngine._predict: fp32 affinity, then the gather-based readout.
-                with torch.autocast(device_type=device.type, enabled=False):
-                    affinity = query_affinity(mem_key.float(), feats.key.float())
-                out = top_k_readout(affinity, mem_value_pm, top_k)
-                return readout_maps(out, objects, *feats.key.shape[-2:])
-
-            readout, g_read, s_read, _ = _measure(read, repeats, device)
-            g_read += gather_gflop(mem_value, top_k)
-            _, g_dec, s_dec, (s_hfm,) = _measure(
-                lambda: net.decode(readout, feats.value, feats.f8, feats.f4), repeats, device, [hfm]
-            )
-            assert hfm.last_input is not None
-            hfm_in = hfm.last_input
             _, g_hfm = count_gflop(lambda: net.decoder.hfm(hfm_in))
+        s_lfm, s_hfm = statistics.median(lfm.seconds), statistics.median(hfm.seconds)
     finally:
         lfm.remove()
         hfm.remove()
+    g, s = meter.gflop, {k: statistics.median(v) for k, v in meter.seconds.items()}
+    cv = engine.bank.values_by_position().shape[-1]
+    g_read = g["read_memory"] + gather_gflop(
+        (1, objects, cv, engine.memory_frames, height // 16, width // 16), top_k
+    )
     return [
-        StageStats("key encoding", g_key - g_lfm, s_key - s_lfm, 1.0),
+        StageStats("key encoding", g["encode_key"] - g_lfm, s["encode_key"] - s_lfm, 1.0),
         StageStats("spectral (LFM + HFM)", g_lfm + g_hfm, s_lfm + s_hfm, 1.0),
-        StageStats("memory read", g_read, s_read, 1.0),
-        StageStats("decoding", g_dec - g_hfm, s_dec - s_hfm, 1.0),
-        StageStats("value encoding", g_val, s_val, 1.0 / mem_every),
+        StageStats("memory read", g_read, s["read_memory"], 1.0),
+        StageStats("decoding", g["decode"] - g_hfm, s["decode"] - s_hfm, 1.0),
+        StageStats("value encoding", g["encode_value"], s["encode_value"], 1.0 / mem_every),
     ]
 
 
-def gather_gflop(mem_value: Tensor, top_k: int | None) -> float:
-    """Multiply-adds of the top-k readout, which gathers rows instead of calling a matmul
-    (so FlopCounterMode does not see them): 2 * K * objects * Cv per query position."""
-    b, n, cv, frames, h, w = mem_value.shape
+def gather_gflop(memory_shape: Sequence[int], top_k: int | None) -> float:
+    """Multiply-adds of the top-k readout of a memory [B, N, Cv, T, h, w], which gathers rows
+    instead of calling a matmul (so FlopCounterMode does not see them): 2 * K * objects * Cv
+    per query position."""
+    b, n, cv, frames, h, w = memory_shape
     memory = frames * h * w
     if top_k is None or top_k >= memory:
         return 0.0  # the dense path is a matmul, counted already
@@ -293,10 +308,6 @@ def run_profile(
     """Profile every combination; untrained networks (`random:<variant>`) as FLOPs and speed
     do not depend on the weights. The matmul peak is taken per device and precision, just
     before that precision's stages."""
-    from gsfm.bench.machine import describe_machine
-    from gsfm.bench.peak import matmul_peak
-    from gsfm.model.weights import load_network
-
     report = ProfileReport(
         machine=machine or describe_machine(),
         settings={
@@ -347,9 +358,6 @@ def run_profile(
 
 def format_profile(report: ProfileReport) -> str:
     """One block per result (stages), then a summary line per result."""
-    from gsfm.bench.machine import machine_line
-    from gsfm.bench.report import text_table
-
     s = report.settings
     lines = [
         f"machine: {machine_line(report.machine)}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gsfm.errors import InputError
+from gsfm.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,7 @@ def run_pipeline(
     caps: list[int | None] | None,
     precisions: list[str] | None,
 ) -> int:
+    require("train", "gsfm bench")  # its clips come from the procedural generator
     from gsfm.bench import pipeline as pl
     from gsfm.bench.machine import describe_machine, machine_line
     from gsfm.bench.report import write_json

@@ -12,9 +12,12 @@ import argparse
 import importlib
 from pathlib import Path
 
+from gsfm.data.datasets import LAYOUTS
+from gsfm.data.fixtures import write_fixture
 from gsfm.errors import InputError, OutputError
+from gsfm.extras import require
 
-# command -> module defining add_subcommand(subparsers); modules not built yet are skipped.
+# command -> module defining add_subcommand(subparsers).
 SUBCOMMANDS = {
     "fixture": "gsfm.cli.data",
     "benchmark": "gsfm.cli.data_benchmark",
@@ -31,19 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     nested = p.add_subparsers(dest="data_command", metavar="COMMAND")
     nested.required = True
     for module_name in SUBCOMMANDS.values():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.add_subcommand(nested)
+        importlib.import_module(module_name).add_subcommand(nested)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen `gsfm data` command."""
+    """Run the chosen `gsfm data` command (each writes procedural data: the [train] extra)."""
+    require("train", f"gsfm data {args.data_command}")
     return int(args.data_run(args) or 0)
 
 
@@ -69,8 +67,6 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 
 def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm data fixture`."""
-    from gsfm.data.fixtures import LAYOUTS
-
     p = nested.add_parser(
         "fixture",
         help="write a small procedural dataset in an official layout",
@@ -99,8 +95,6 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _run_fixture(args: argparse.Namespace) -> int:
-    from gsfm.data.fixtures import write_fixture
-
     if args.videos < 1 or args.frames < 1:
         raise InputError(
             f"--videos and --frames must be at least 1, got {args.videos} and {args.frames}"

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from gsfm.cli.data import _size, check_out_folder
+from gsfm.data import benchmark as B
 from gsfm.errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
@@ -14,8 +15,6 @@ log = logging.getLogger(__name__)
 
 def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm data benchmark` on `gsfm data`'s subparsers."""
-    from gsfm.data import benchmark as B
-
     p = nested.add_parser(
         "benchmark",
         help="write the held-out procedural benchmark (DAVIS 2017 layout)",
@@ -55,10 +54,8 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Check the arguments and the folder, then write the dataset."""
-    from gsfm.data.benchmark import MAX_BENCHMARK_VIDEOS, write_benchmark
-
-    if not 1 <= args.videos <= MAX_BENCHMARK_VIDEOS:
-        raise InputError(f"--videos must be in 1..{MAX_BENCHMARK_VIDEOS}, got {args.videos}")
+    if not 1 <= args.videos <= B.MAX_BENCHMARK_VIDEOS:
+        raise InputError(f"--videos must be in 1..{B.MAX_BENCHMARK_VIDEOS}, got {args.videos}")
     if args.frames < 3:
         raise InputError(
             f"--frames must be at least 3 (first and last frames are not scored), got {args.frames}"
@@ -70,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("video %d/%d written", done, total)
 
     try:
-        write_benchmark(
+        B.write_benchmark(
             out, videos=args.videos, frames=args.frames, size=args.size, progress=progress
         )
     except OSError as exc:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -21,12 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.atomic import staged_output
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.data.masks import read_labels, read_mask, write_palette_png
+from gsfm.data.overlay import contact_sheet, overlay
+from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError, WeightsError
+from gsfm.evaluation.davis import object_jf
+from gsfm.evaluation.metrics import statistics
+from gsfm.inference.track import track
 
 if TYPE_CHECKING:
-    from gsfm.data.video import FrameSource
     from gsfm.inference.predictor import VideoPredictor
 
 log = logging.getLogger(__name__)
@@ -68,8 +74,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=DEFAULT_WEIGHTS,
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    add_size_option(p)
+    add_device_option(p)
+    add_engine_options(p, ("size",))
     p.set_defaults(func=run)
     return p
 
@@ -105,14 +111,10 @@ class Scores:
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
-    check_size(args.size)
+    size = engine_config(args).size
     sample = find_sample(sample_dir())
     check_output(args.out)
-    predictor = load_predictor(args.weights, args.device, args.size or None)
-
-    from gsfm.data.masks import read_mask
-    from gsfm.data.video import open_frames
-    from gsfm.evaluation.davis import read_label_png
+    predictor = load_predictor(args.weights, args.device, size)
 
     source = open_frames(sample.video)
     first = read_mask(sample.first_mask)
@@ -124,17 +126,19 @@ def run(args: argparse.Namespace) -> int:
     if first.labels.shape != source.size:
         raise InputError(f"the sample's first mask does not match its {source.size} frames")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=args.out))
-    try:
+    with staged_output(args.out) as staging:
         predictions, sheet_images, seconds = segment(
             source, first.labels, first.palette, predictor, staging
         )
-        gt = np.stack([read_label_png(p, "the sample's ground truth") for p in sample.masks])
+        gt = np.stack(
+            [
+                read_labels(p, indexed_only=True, what="the sample's ground truth")
+                for p in sample.masks
+            ]
+        )
         scores = score(gt, predictions, first.object_ids)
-        paths = publish(staging, args.out, sheet_images)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_sheet(staging, sheet_images)
+    paths = args.out / MASKS_DIR, args.out / OVERLAY_NAME, args.out / SHEET_NAME
 
     total = time.perf_counter() - start
     frames, (height, width) = len(source), source.size
@@ -142,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"sample clip: {frames} frames of {width}x{height}, {len(first.object_ids)} objects; "
         f"weights {weights} on {predictor.device}, network input "
-        f"{'native size' if not args.size else f'shorter side {args.size}'}"
+        f"{'native size' if size is None else f'shorter side {size}'}"
     )
     per_object = ", ".join(f"{k}: {(j + f) / 2:.3f}" for k, (j, f) in scores.per_object.items())
     print(
@@ -221,41 +225,31 @@ def segment(
     Returns the label maps [T, H, W], the (frame index, overlay) pairs picked for the contact
     sheet and the seconds spent (reading, network and writing).
     """
-    from tqdm import tqdm
-
-    from gsfm.data.masks import write_palette_png
-    from gsfm.data.overlay import overlay
-    from gsfm.data.video import VideoWriter
-
     total = len(source)
     shown = set(np.linspace(0, total - 1, min(SHEET_FRAMES, total)).round().astype(int).tolist())
     masks_dir = staging / MASKS_DIR
     masks_dir.mkdir()
     predictions = np.zeros((total, *source.size), np.uint8)
     sheet: list[tuple[int, np.ndarray]] = []
+    names = list(source.names)
     start = time.perf_counter()
     with (
         VideoWriter(staging / OVERLAY_NAME, fps=source.fps) as writer,
         tqdm(total=total, unit="frame", desc="demo", file=sys.stderr, leave=False) as bar,
     ):
-        for index, (name, frame) in enumerate(source):
-            mask = first if index == 0 else None
-            labels = predictor.step(frame, mask, last_frame=index == total - 1)
-            predictions[index] = labels
-            write_palette_png(masks_dir / f"{name}.png", labels, palette)
-            shaded = overlay(frame, labels, palette)
+        for out in track(predictor, (frame for _, frame in source), {0: first}):
+            predictions[out.index] = out.labels
+            write_palette_png(masks_dir / f"{names[out.index]}.png", out.labels, palette)
+            shaded = overlay(out.frame, out.labels, palette)
             writer.write(shaded)
-            if index in shown:
-                sheet.append((index, shaded))
+            if out.index in shown:
+                sheet.append((out.index, shaded))
             bar.update(1)
     return predictions, sheet, time.perf_counter() - start
 
 
 def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
     """DAVIS J and F means per object over frames 1..T-2 (all frames when fewer than 3)."""
-    from gsfm.evaluation.davis import object_jf
-    from gsfm.evaluation.metrics import statistics
-
     if gt.shape != pred.shape:
         raise InputError(f"ground truth {gt.shape} and masks {pred.shape} differ in shape")
     if len(gt) >= 3:
@@ -267,28 +261,11 @@ def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
     return Scores(per_object)
 
 
-def publish(
-    staging: Path, out: Path, sheet_images: list[tuple[int, np.ndarray]]
-) -> tuple[Path, Path, Path]:
-    """Write the contact sheet, then move the masks and the overlay into `out` (replacing an
-    earlier demo's), so a failed run leaves the previous outputs whole."""
-    from PIL import Image
-
-    from gsfm.data.overlay import contact_sheet
-
+def write_sheet(staging: Path, sheet_images: list[tuple[int, np.ndarray]]) -> None:
+    """The contact sheet of the picked overlay frames, as a PNG in `staging`."""
     sheet = contact_sheet(
         [image for _, image in sheet_images],
         SHEET_COLUMNS,
         [f"frame {index}" for index, _ in sheet_images],
     )
-    masks, video, picture = out / MASKS_DIR, out / OVERLAY_NAME, out / SHEET_NAME
     Image.fromarray(sheet).save(staging / SHEET_NAME, format="PNG")
-    try:
-        (staging / SHEET_NAME).replace(picture)
-        if masks.exists():
-            shutil.rmtree(masks)
-        (staging / MASKS_DIR).replace(masks)
-        (staging / OVERLAY_NAME).replace(video)
-    except OSError as err:
-        raise OutputError(f"cannot write the demo outputs into {out}: {err}") from err
-    return masks, video, picture

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
+from gsfm.data.datasets import EVALUATED, dataset_spec
 from gsfm.errors import InputError
+from gsfm.evaluation.davis import default_workers, evaluate_davis
+from gsfm.evaluation.report import format_report, save_chart
+from gsfm.extras import missing
 
-DATASETS = {"davis2016": 2016, "davis2017": 2017}
-DEFAULT_ROOTS = {
-    "davis2016": Path("data/DAVIS/2016"),
-    "davis2017": Path("data/DAVIS/2017/trainval"),
-}
-# Splits whose ground truth is not public: only the evaluation server can score them.
-NO_GT_SPLITS = ("test-dev", "test-challenge")
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,14 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "per-sequence_results-<split>.csv and a bar chart, and prints the tables."
         ),
     )
-    p.add_argument("--dataset", choices=sorted(DATASETS), required=True)
+    p.add_argument("--dataset", choices=EVALUATED, required=True)
     p.add_argument("--split", default="val", help="split name, e.g. val or train (default: val)")
     p.add_argument("--results", type=Path, required=True, help="folder of <seq>/<frame>.png")
     p.add_argument(
         "--root",
         type=Path,
         default=None,
-        help="DAVIS folder (default: ./data/DAVIS/2016 or ./data/DAVIS/2017/trainval)",
+        help="DAVIS folder (default: "
+        + " or ".join(f"./{dataset_spec(n).root}" for n in EVALUATED)
+        + ")",
     )
     p.add_argument(
         "--out",
@@ -55,11 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write CSVs and chart, print the tables; errors propagate as GSFMError."""
-    from gsfm.evaluation.davis import default_workers, evaluate_davis
-    from gsfm.evaluation.report import format_report, save_chart
-
-    year = DATASETS[args.dataset]
-    if args.split in NO_GT_SPLITS:
+    spec = dataset_spec(args.dataset)
+    year = spec.year
+    if not spec.has_ground_truth(args.split):
         raise InputError(
             f"DAVIS {year} {args.split} has no public ground truth; submit the results to the "
             "DAVIS evaluation server (CodaLab) instead"
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    root = args.root if args.root is not None else DEFAULT_ROOTS[args.dataset]
+    root = args.root if args.root is not None else spec.default_root(args.split)
     if not root.is_dir():
         raise InputError(
             f"DAVIS {year} folder {root} not found; pass --root with the folder that holds "
@@ -75,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         )
     out_dir = args.out if args.out is not None else args.results
     result = evaluate_davis(root, args.split, args.results, year, workers=workers, out_dir=out_dir)
-    save_chart(result, Path(out_dir) / f"per-sequence_results-{args.split}.png")
+    if missing("plots"):
+        log.info("no bar chart: it needs the [plots] extra (pip install 'gsfm[plots]')")
+    else:
+        save_chart(result, Path(out_dir) / f"per-sequence_results-{args.split}.png")
     print(format_report(result), end="")
     return 0

@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
-
-if TYPE_CHECKING:
-    from gsfm.inference.predictor import VideoPredictor
+from gsfm.inference import runner
 
 log = logging.getLogger(__name__)
 
-DATASET_NAMES = ("davis2016", "davis2017", "youtube2018", "youtube2019")
+
+def _defaults(field: str) -> str:
+    """'20 for davis2016, 50 for davis2017, ...' from the dataset table."""
+    return ", ".join(f"{getattr(s, field)} for {s.name}" for s in DATASETS.values())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,9 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "<out>/<dataset>-<split>.zip. Finished videos are skipped when run again."
         ),
     )
-    p.add_argument("--dataset", choices=DATASET_NAMES, required=True)
+    p.add_argument("--dataset", choices=tuple(DATASETS), required=True)
     p.add_argument(
-        "--split", default=None, help="split name (default: val for DAVIS, valid for YouTube-VOS)"
+        "--split", default=None, help=f"split name (default: {_defaults('default_split')})"
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results folder")
     p.add_argument(
@@ -50,22 +52,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--root",
         type=Path,
         default=None,
-        help="dataset folder (default: ./data/DAVIS/2016, ./data/DAVIS/2017/trainval or "
-        "test-dev, ./data/YouTube2018, ./data/YouTube)",
+        help="dataset folder (default: "
+        + ", ".join(
+            f"./{r} for {s.name}{' ' + t if t else ''}"
+            for s in DATASETS.values()
+            for r, t in ((s.root, ""), *(((s.test_root, "test"),) if s.test_root else ()))
+        )
+        + ")",
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
-    )
-    add_size_option(p)
-    p.add_argument(
-        "--top-k",
-        type=int,
-        default=None,
-        help="memory top-k (default: 20 for DAVIS 2016, else 50)",
-    )
-    p.add_argument(
-        "--mem-every", type=int, default=None, help="memory frame every N frames (default: 3)"
+    add_device_option(p)
+    add_engine_options(
+        p,
+        ("precision", "size", "top_k", "mem_every"),
+        defaults={"top_k": None, "mem_every": None},
+        helps={
+            "top_k": f"memory top-k (default: {_defaults('top_k')})",
+            "mem_every": f"memory frame every N frames (default: {_defaults('mem_every')})",
+        },
     )
     p.add_argument(
         "--overwrite",
@@ -78,13 +81,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check, segment the unfinished videos, write the upload zip, print a summary."""
-    from gsfm.inference import runner
+    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
 
-    spec = runner.dataset_spec(args.dataset)
+    spec = dataset_spec(args.dataset)
     split = args.split or spec.default_split
-    top_k = spec.top_k if args.top_k is None else args.top_k
-    mem_every = spec.mem_every if args.mem_every is None else args.mem_every
-    check_numbers(args.size, top_k, mem_every)
+    config = engine_config(
+        args,
+        top_k=spec.top_k if args.top_k is None else args.top_k,
+        mem_every=spec.mem_every if args.mem_every is None else args.mem_every,
+        resize=spec.resize,
+        reaggregate_on_join=spec.reaggregate_on_join,
+    )
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:
@@ -93,15 +100,18 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "split": split,
         "weights": str(args.weights),
-        "top_k": top_k,
-        "mem_every": mem_every,
-        "size": args.size or None,
-        "precision": args.precision,
+        "top_k": config.top_k,
+        "mem_every": config.mem_every,
+        "size": config.size,
+        "precision": config.precision,
+        "resize": config.resize,
+        "reaggregate_on_join": config.reaggregate_on_join,
     }
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        predictor = make_predictor(args, top_k, mem_every)  # WeightsError, device errors
+        # WeightsError, device errors
+        predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):
@@ -113,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
         split,
         len(videos),
         predictor.info.source if predictor.info else args.weights,
-        top_k,
-        mem_every,
-        args.size or "native",
+        config.top_k,
+        config.mem_every,
+        config.size or "native",
         predictor.device,
     )
     runner.start_output(args.out, settings, videos, args.overwrite)
@@ -132,25 +142,3 @@ def run(args: argparse.Namespace) -> int:
         line += f"; upload {summary.zip_path}"
     print(line)
     return 0
-
-
-def make_predictor(args: argparse.Namespace, top_k: int, mem_every: int) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
-        top_k=top_k,
-        mem_every=mem_every,
-        size=args.size or None,
-        precision=args.precision,
-    )
-
-
-def check_numbers(size: int, top_k: int, mem_every: int) -> None:
-    """Out-of-range numbers as one-line errors rather than an engine ValueError."""
-    check_size(size)
-    if top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {top_k}")
-    if mem_every < 1:
-        raise InputError(f"--mem-every must be at least 1, got {mem_every}")

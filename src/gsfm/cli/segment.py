@@ -9,24 +9,33 @@ done: an error or Ctrl-C half-way leaves the output folder as it was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import os
-import shutil
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
-from gsfm.cli.options import add_size_option, check_size
+from gsfm.atomic import staged_output
+from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.data.masks import (
+    DAVIS_PALETTE,
+    LabelMask,
+    read_mask,
+    resize_labels,
+    write_palette_png,
+)
+from gsfm.data.overlay import overlay
+from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
+from gsfm.inference.track import track
 
 if TYPE_CHECKING:
-    from gsfm.data.masks import LabelMask
-    from gsfm.data.video import FrameSource
     from gsfm.inference.predictor import VideoPredictor
 
 log = logging.getLogger(__name__)
@@ -74,21 +83,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--weights", default="gsfm-tiny", help="weights file or bundled name (default: gsfm-tiny)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="(default: fp32)"
+    add_device_option(p)
+    add_engine_options(
+        p,
+        ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
+        defaults={"max_memory_frames": None},
+        helps={
+            "max_memory_frames": f"cap the memory at N frames; 0 = unbounded (default: "
+            f"unbounded, or {LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)"
+        },
     )
-    add_size_option(p)
-    p.add_argument(
-        "--max-memory-frames",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"cap the memory at N frames; 0 = unbounded (default: unbounded, or "
-        f"{LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)",
-    )
-    p.add_argument("--top-k", type=int, default=50, help="memory top-k (default: 50)")
-    p.add_argument("--mem-every", type=int, default=3, help="memory frame every N (default: 3)")
     p.add_argument(
         "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
     )
@@ -110,8 +114,6 @@ class GivenMask:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, segment every frame into a staging folder, then move it into --out."""
-    from gsfm.data.video import open_frames
-
     check_arguments(args)
     if args.input.is_dir() and args.out.exists() and args.out.samefile(args.input):
         raise OutputError("--out is the input folder; write the masks to another folder")
@@ -121,12 +123,8 @@ def run(args: argparse.Namespace) -> int:
     cap = memory_cap(args.max_memory_frames, len(source))
     predictor = make_predictor(args, cap)
 
-    staging = make_staging(args.out)
-    try:
+    with staged_output(args.out) as staging:
         seconds = segment_into(staging, source, masks, palette, predictor, args.overlay)
-        publish(staging, args.out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     frames, objects = len(source), len(predictor.object_ids)
     rate = frames / seconds if seconds > 0 else float("inf")
     print(
@@ -140,15 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Numbers in range and one --mask-frame per --mask (when more than one mask)."""
-    check_size(args.size)
-    cap = args.max_memory_frames
-    if cap is not None and cap != 0 and cap < 2:
-        raise InputError(f"--max-memory-frames must be 0 (unbounded) or at least 2, got {cap}")
-    if args.top_k < 1:
-        raise InputError(f"--top-k must be at least 1, got {args.top_k}")
-    if args.mem_every < 1:
-        raise InputError(f"--mem-every must be at least 1, got {args.mem_every}")
+    """Engine settings in range and one --mask-frame per --mask (when more than one mask)."""
+    engine_config(args)  # the engine's range checks, before anything is read
     if args.mask_frame is not None and len(args.mask_frame) != len(args.mask):
         raise InputError(
             f"{len(args.mask)} --mask but {len(args.mask_frame)} --mask-frame; give one "
@@ -211,8 +202,6 @@ def frame_index(text: str, names: list[str]) -> int:
 
 def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[GivenMask], np.ndarray]:
     """Read, size-check (or resize) every --mask and give its objects their output ids."""
-    from gsfm.data.masks import read_mask, resize_labels
-
     height, width = source.size
     frames = [frame_index(str(k), list(source.names)) for k in (args.mask_frame or ["0"])]
     if len(set(frames)) != len(frames):
@@ -243,10 +232,6 @@ def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[Give
 
 def is_binary(path: Path, mask: LabelMask) -> bool:
     """A black-and-white/grey one-object mask (no ids or colours of its own)."""
-    from PIL import Image
-
-    from gsfm.data.masks import DAVIS_PALETTE
-
     with Image.open(path) as img:
         mode = img.mode
     return (
@@ -290,25 +275,8 @@ def later_mask_ids(
 def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
     from gsfm.inference.predictor import VideoPredictor
 
-    return VideoPredictor.from_weights(
-        args.weights,
-        device=args.device,
-        top_k=args.top_k,
-        mem_every=args.mem_every,
-        max_memory_frames=cap,
-        size=args.size or None,
-        precision=args.precision,
-    )
-
-
-def make_staging(out: Path) -> Path:
-    """A hidden folder beside `out` (same file system, so publishing is a rename)."""
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-    except OSError as err:
-        raise OutputError(f"cannot write into {parent}: {err.strerror or err}") from None
+    config = engine_config(args, max_memory_frames=cap)
+    return VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
 
 
 def segment_into(
@@ -324,51 +292,22 @@ def segment_into(
     The overlay video is written by `VideoWriter` under a temporary name and renamed only
     when the `with` block ends cleanly.
     """
-    import contextlib
-
-    from tqdm import tqdm
-
-    from gsfm.data.masks import write_palette_png
-    from gsfm.data.overlay import overlay
-    from gsfm.data.video import VideoWriter
-
     given = {m.frame: m.labels for m in masks}
-    total = len(source)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         writer = None
         if overlay_path is not None:
             writer = stack.enter_context(VideoWriter(overlay_path, fps=source.fps))
         bar = stack.enter_context(
-            tqdm(total=total, unit="frame", desc="segment", file=sys.stderr, leave=False)
+            tqdm(total=len(source), unit="frame", desc="segment", file=sys.stderr, leave=False)
         )
-        for index, (name, frame) in enumerate(source):
-            labels = predictor.step(frame, given.get(index), last_frame=index == total - 1)
+        names = list(source.names)
+        for out in track(predictor, (frame for _, frame in source), given):
             try:
-                write_palette_png(staging / f"{name}.png", labels, palette)
+                write_palette_png(staging / f"{names[out.index]}.png", out.labels, palette)
             except OSError as err:
                 raise OutputError(f"cannot write masks: {err.strerror or err}") from None
             if writer is not None:
-                writer.write(overlay(frame, labels, palette))
+                writer.write(overlay(out.frame, out.labels, palette))
             bar.update(1)
     return time.perf_counter() - start
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Move the finished masks into `out`: one rename when `out` is new, else file by file
-    (with --overwrite, files of the same name are replaced and others are left alone).
-
-    The staging folder is created private (0700, by mkdtemp) and gets the permissions of an
-    ordinary new folder here; the mask files already have the usual mode (`atomic_path`).
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(staging, 0o777 & ~umask)
-        if not out.exists():
-            os.replace(staging, out)
-            return
-        for path in sorted(staging.iterdir()):
-            os.replace(path, out / path.name)
-    except OSError as err:
-        raise OutputError(f"cannot move the masks into {out}: {err.strerror or err}") from None

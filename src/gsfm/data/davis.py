@@ -13,9 +13,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from gsfm.data.roots import DEFAULT_ROOTS, TrainVideo, VideoSample, missing
+from gsfm.data.datasets import by_year
+from gsfm.data.masks import read_labels
+from gsfm.data.roots import TrainVideo, VideoSample, missing
 from gsfm.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,7 @@ VOID = 255  # DAVIS marks unlabelled pixels (rare) with 255; never an object
 
 def default_root(year: int = 2017, split: str = "val") -> Path:
     """Where a DAVIS year/split is looked for when no --root is given."""
-    if int(year) == 2016:
-        return DEFAULT_ROOTS["davis2016"]
-    return DEFAULT_ROOTS["davis2017-test-dev" if split.startswith("test") else "davis2017"]
+    return by_year("davis", year).default_root(split)
 
 
 def _root(root: str | Path | None, year: int, split: str) -> Path:
@@ -53,19 +52,23 @@ def split_file(root: Path, year: int, split: str) -> Path:
     raise missing(f"DAVIS {year} split list '{split}'", candidates[0], root)
 
 
-def read_split(root: str | Path | None, year: int = 2017, split: str = "val") -> list[str]:
-    """Sequence names of a split, in file order, each once."""
-    path = split_file(_root(root, year, split), year, split)
+def parse_split(text: str) -> list[str]:
+    """Sequence names of a split file, in file order, each once: 2017 lines are "<seq>",
+    2016 lines "/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png"."""
     names: list[str] = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
+    for line in text.splitlines():
+        tokens = line.split()
+        if not tokens:
             continue
-        # 2016 lines are "/JPEGImages/480p/<seq>/00000.jpg /Annotations/..."; 2017 just "<seq>".
-        name = line.split()[0].strip("/").split("/")[-2] if "/" in line else line
+        name = tokens[0].strip("/").split("/")[-2] if "/" in tokens[0] else tokens[0]
         if name not in names:
             names.append(name)
     return names
+
+
+def read_split(root: str | Path | None, year: int = 2017, split: str = "val") -> list[str]:
+    """Sequence names of a split, in file order, each once."""
+    return parse_split(split_file(_root(root, year, split), year, split).read_text())
 
 
 def _frames(root: Path, seq: str, resolution: str) -> list[Path]:
@@ -74,14 +77,6 @@ def _frames(root: Path, seq: str, resolution: str) -> list[Path]:
     if not frames:
         raise missing(f"frames of DAVIS sequence '{seq}'", folder / "00000.jpg", root)
     return frames
-
-
-def _labels(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.array(img if img.mode in ("P", "L") else img.convert("L"))
-    except OSError as exc:
-        raise InputError(f"cannot read annotation {path}: {exc}") from exc
 
 
 def list_videos(
@@ -100,7 +95,7 @@ def list_videos(
         first = base / "Annotations" / resolution / seq / f"{frames[0].stem}.png"
         if not first.is_file():
             raise missing(f"first-frame mask of DAVIS sequence '{seq}'", first, base)
-        labels = _labels(first)
+        labels = read_labels(first)
         if year == 2016:
             objects = {1: 0} if (labels > 0).any() else {}
         else:

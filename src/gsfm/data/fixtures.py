@@ -10,19 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from gsfm.data.datasets import LAYOUTS, dataset_spec
 from gsfm.data.masks import DAVIS_PALETTE, write_binary_png, write_palette_png
 from gsfm.data.synthetic import Clip, make_clip
 from gsfm.data.youtube import FRAME_STEP
 
 log = logging.getLogger(__name__)
 
-LAYOUTS = ("davis2016", "davis2017", "davis2017-test-dev", "youtube2018", "youtube2019")
 CATEGORIES = ("person", "dog", "cat", "horse", "bird", "car", "fish", "turtle", "duck", "ape")
 JPEG_QUALITY = 90
 
@@ -197,14 +196,13 @@ def write_fixture(
         raise ValueError(f"need at least 1 video and 1 frame, got {videos} and {frames}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    writers: dict[str, Callable[[], None]] = {
-        "davis2016": lambda: _davis2016(out, seed, videos, frames, size),
-        "davis2017": lambda: _davis2017(out, seed, videos, frames, size, test_dev=False),
-        "davis2017-test-dev": lambda: _davis2017(out, seed, videos, frames, size, test_dev=True),
-        "youtube2018": lambda: _youtube(out, seed, videos, frames, size, 2018),
-        "youtube2019": lambda: _youtube(out, seed, videos, frames, size, 2019),
-    }
-    writers[layout]()
+    spec = dataset_spec(layout.removesuffix("-test-dev"))
+    if spec.family == "youtube":
+        _youtube(out, seed, videos, frames, size, spec.year)
+    elif spec.year == 2016:
+        _davis2016(out, seed, videos, frames, size)
+    else:
+        _davis2017(out, seed, videos, frames, size, test_dev=layout.endswith("-test-dev"))
     log.info(
         "wrote %s fixture: %d video(s) x %d frames of %dx%d to %s",
         layout,

@@ -94,6 +94,64 @@ def read_mask(path: str | os.PathLike[str], *, max_objects: int = 255) -> LabelM
     return LabelMask(labels=labels, palette=palette, object_ids=ids)
 
 
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def read_labels(
+    path: str | os.PathLike[str],
+    *,
+    binary: bool = False,
+    grey: bool = False,
+    indexed_only: bool = False,
+    what: str = "annotation",
+) -> np.ndarray:
+    """A dataset annotation PNG as HxW object ids: the one reader of benchmark and training
+    annotations (a user's --mask goes through `read_mask`, which also keeps its colours).
+
+    Palette and grey PNGs give their pixel values (ids). `binary`: any non-zero pixel is
+    object 1 (DAVIS 2016 0/255 masks). `grey`: the luminance 0..255 whatever the mode
+    (salient-object masks, thresholded by the caller). A colour image is read by colour as
+    `read_mask` does, or refused when `indexed_only` (results scored against ids must be
+    palette PNGs). `what` names the file in errors; a missing file is FileNotFoundError.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            if grey:
+                labels = np.array(img.convert("L"))
+            elif img.mode in ("P", "L") or (indexed_only and not binary):
+                labels = np.array(img)
+            elif binary:
+                labels = np.array(img.convert("L"))
+            else:  # a colour annotation: one id per colour
+                img.load()
+                labels = _to_labels(img, path, 255)[0]
+    except FileNotFoundError:
+        raise
+    except InputError:
+        raise
+    except _PIL_ERRORS as exc:
+        raise InputError(f"{what}: cannot read {path}: {exc}") from None
+    if labels.ndim != 2:
+        raise InputError(
+            f"{what}: {path} is not a single-channel indexed PNG (shape {labels.shape}); "
+            "save masks as palette ('P') PNGs whose pixel values are object ids"
+        )
+    if binary:
+        return (labels > 0).astype(np.uint8)
+    return labels if indexed_only or grey else labels.astype(np.uint8)
+
+
+def annotation_palette(path: str | os.PathLike[str]) -> np.ndarray:
+    """The palette of an annotation PNG as (256, 3) (DAVIS's when it has none)."""
+    try:
+        with Image.open(path) as img:
+            flat = img.getpalette() if img.mode in ("P", "PA") else None
+    except _PIL_ERRORS as exc:
+        raise InputError(f"annotation: cannot read {path}: {exc}") from None
+    return _full_palette(flat) if flat else DAVIS_PALETTE.copy()
+
+
 def _to_labels(img: Image.Image, path: Path, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
     """Dispatch on the PNG mode; returns (labels, palette)."""
     if img.mode in ("P", "PA"):

@@ -1,4 +1,4 @@
-"""Where the benchmark datasets live by default, and the records the dataset readers return.
+"""The records the dataset readers return (default folders: gsfm.data.datasets).
 
 The readers (`davis.py`, `youtube.py`) turn each official folder layout into the same two
 records, so the inference and training code never needs to know which dataset it reads.
@@ -10,15 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gsfm.errors import InputError
-
-# Relative to the working directory, as in the original repositories' instructions.
-DEFAULT_ROOTS: dict[str, Path] = {
-    "davis2016": Path("data/DAVIS/2016"),
-    "davis2017": Path("data/DAVIS/2017/trainval"),
-    "davis2017-test-dev": Path("data/DAVIS/2017/test-dev"),
-    "youtube2018": Path("data/YouTube2018"),
-    "youtube2019": Path("data/YouTube"),
-}
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Ready-to-upload zips of benchmark results, in the layouts the evaluation servers expect.
 
 YouTube-VOS (CodaLab) wants `Annotations/<video>/<frame>.png`; DAVIS 2017 test-dev wants
-`<sequence>/<frame>.png` at the zip root. Only the PNGs listed are packed (no markers, logs or
-CSVs that may sit in the results folder), in a stable order, and the zip is written under a
-temporary name and renamed, so an interrupted run never leaves a truncated upload.
+`<sequence>/<frame>.png` at the zip root (each dataset's prefix: `DatasetSpec.zip_prefix`).
+Only the PNGs listed are packed (no markers, logs or CSVs that may sit in the results
+folder), in a stable order, and the zip is written under a temporary name and renamed, so an
+interrupted run never leaves a truncated upload.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from gsfm.atomic import atomic_path
 from gsfm.errors import OutputError
 
 log = logging.getLogger(__name__)
-
-# Zip member prefix per server ("" = members at the zip root).
-YOUTUBE_PREFIX = "Annotations"
-DAVIS_PREFIX = ""
 
 
 def write_submission_zip(

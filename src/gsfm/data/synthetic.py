@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from gsfm.data.synthetic_shapes import Shape, contour, random_shape, similar_shape
 from gsfm.data.synthetic_textures import (
@@ -93,6 +92,10 @@ def _smooth(
 
 def _interp(times: np.ndarray, values: np.ndarray, num_frames: int) -> np.ndarray:
     """Shape-preserving cubic interpolation (no overshoot) of the keys at every frame."""
+    # The [train] extra (gsfm.extras): imported here so that modules listing the generator's
+    # settings load without it.
+    from scipy.interpolate import PchipInterpolator
+
     return PchipInterpolator(times, values)(np.arange(num_frames, dtype=np.float64))
 
 

@@ -105,13 +105,7 @@ class FolderFrames(FrameSource):
         """Read every header (cheap, no decoding): all frames must share the first one's size."""
         first: tuple[int, int] | None = None
         for p in self.files:
-            try:
-                with Image.open(p) as img:
-                    w, h = img.size
-                    if _orientation(img) in _TRANSPOSED:
-                        w, h = h, w
-            except _PIL_ERRORS as err:
-                raise InputError(f"cannot read frame {p}: {err}") from err
+            h, w = frame_size(p)
             if first is None:
                 first = (h, w)
             elif (h, w) != first:
@@ -127,15 +121,33 @@ class FolderFrames(FrameSource):
             yield name, self._read(p)
 
     def _read(self, p: Path) -> np.ndarray:
-        try:
-            with Image.open(p) as img:
-                img.load()
-                rgb = _to_rgb(ImageOps.exif_transpose(img) if _orientation(img) > 1 else img)
-        except _PIL_ERRORS as err:
-            raise InputError(f"cannot decode frame {p}: {err}") from err
+        rgb = read_frame(p)
         if rgb.shape[:2] != self.size:
             raise InputError(f"frame {p} changed size while being read")
         return rgb
+
+
+def read_frame(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as HxWx3 uint8 RGB, turned upright by its EXIF orientation as viewers
+    show it: the one frame reader of segment, infer, evaluate and training."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img) if _orientation(img) > 1 else img)
+    except _PIL_ERRORS as err:
+        raise InputError(f"cannot decode frame {path}: {err}") from err
+
+
+def frame_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(H, W) of an image file as `read_frame` returns it, from the header (no decoding)."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if _orientation(img) in _TRANSPOSED:
+                width, height = height, width
+    except _PIL_ERRORS as err:
+        raise InputError(f"cannot read frame {path}: {err}") from err
+    return height, width
 
 
 def _orientation(img: Image.Image) -> int:

@@ -16,9 +16,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from gsfm.data.roots import DEFAULT_ROOTS, TrainVideo, VideoSample, missing
+from gsfm.data.datasets import by_year
+from gsfm.data.masks import read_labels
+from gsfm.data.roots import TrainVideo, VideoSample, missing
 from gsfm.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,7 @@ FRAME_STEP = 5  # the annotated (and 6 fps scored) frames are every 5th original
 
 def default_root(year: int = 2019) -> Path:
     """Where a YouTube-VOS year is looked for when no --root is given."""
-    key = f"youtube{int(year)}"
-    if key not in DEFAULT_ROOTS:
-        raise InputError(f"YouTube-VOS year must be 2018 or 2019, got {year}")
-    return DEFAULT_ROOTS[key]
+    return by_year("youtube", year).root
 
 
 def _split_dir(root: str | Path | None, split: str, year: int) -> tuple[Path, Path]:
@@ -66,10 +64,9 @@ def _objects_from_pngs(pngs: list[Path]) -> dict[str, list[str]]:
     """Without meta.json: each label's first annotated frame (and nothing more is known)."""
     objects: dict[str, list[str]] = {}
     for png in pngs:
-        with Image.open(png) as img:
-            for label in np.unique(np.array(img)):
-                if label != 0 and str(label) not in objects:
-                    objects[str(label)] = [png.stem]
+        for label in np.unique(read_labels(png)):
+            if label != 0 and str(label) not in objects:
+                objects[str(label)] = [png.stem]
     return objects
 
 

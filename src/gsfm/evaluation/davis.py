@@ -11,16 +11,17 @@ import csv
 import logging
 import math
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import atomic_path
+from gsfm.data.davis import parse_split, split_file
+from gsfm.data.masks import read_labels
 from gsfm.errors import InputError, OutputError
 from gsfm.evaluation.metrics import label_scores, statistics
 
@@ -100,60 +101,14 @@ def _check_year(year: int | str) -> int:
     return value
 
 
-def _parse_split_lines(lines: Iterable[str]) -> list[str]:
-    """Sequence names from a split file: plain names, or DAVIS 2016 `image annotation` pairs."""
-    names: list[str] = []
-    for line in lines:
-        tokens = line.split()
-        if not tokens:
-            continue
-        name = tokens[-1].strip("/").split("/")[-2] if "/" in tokens[-1] else tokens[0]
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def split_file(davis_root: Path, split: str, year: int) -> Path:
-    """Locate the split list; DAVIS 2016 ships `ImageSets/480p`, some copies `ImageSets/2016`."""
-    if year == 2017:
-        candidates = [davis_root / "ImageSets" / "2017" / f"{split}.txt"]
-    else:
-        candidates = [
-            davis_root / "ImageSets" / "480p" / f"{split}.txt",
-            davis_root / "ImageSets" / "2016" / f"{split}.txt",
-        ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    tried = " or ".join(str(p) for p in candidates)
-    raise InputError(f"DAVIS {year} split '{split}' not found: expected {tried}")
-
-
 def read_sequences(davis_root: str | Path, split: str, year: int | str) -> list[str]:
     """Sequence names of a split, in file order."""
     year = _check_year(year)
-    path = split_file(Path(davis_root), split, year)
-    names = _parse_split_lines(path.read_text().splitlines())
+    path = split_file(Path(davis_root), year, split)
+    names = parse_split(path.read_text())
     if not names:
         raise InputError(f"split file {path} lists no sequences")
     return names
-
-
-def read_label_png(path: Path, what: str) -> np.ndarray:
-    """A palette/grey PNG as its raw pixel values (object ids); `what` names it in errors."""
-    try:
-        with Image.open(path) as img:
-            labels = np.array(img)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise InputError(f"{what}: cannot read {path}: {exc}") from exc
-    if labels.ndim != 2:
-        raise InputError(
-            f"{what}: {path} is not a single-channel indexed PNG (shape {labels.shape}); "
-            "save masks as palette ('P') PNGs whose pixel values are object ids"
-        )
-    return labels
 
 
 def read_ground_truth(
@@ -170,7 +125,9 @@ def read_ground_truth(
         raise InputError(f"sequence '{sequence}': no ground-truth annotations in {folder}")
     frames = []
     for p in paths:
-        labels = read_label_png(p, f"sequence '{sequence}' ground truth frame '{p.stem}'")
+        labels = read_labels(
+            p, indexed_only=True, what=f"sequence '{sequence}' ground truth frame '{p.stem}'"
+        )
         if year == 2016:
             labels = (labels > 0).astype(np.uint8)
         else:
@@ -209,7 +166,7 @@ def read_results(
         path = folder / f"{frame_id}.png"
         what = f"sequence '{sequence}' frame '{frame_id}'"
         try:
-            labels = read_label_png(path, what)
+            labels = read_labels(path, indexed_only=True, what=what)
         except FileNotFoundError:
             raise InputError(f"{what}: result mask {path} not found") from None
         if labels.shape != tuple(shape):

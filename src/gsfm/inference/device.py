@@ -12,9 +12,8 @@ from collections.abc import Iterator
 import torch
 
 from gsfm.errors import GSFMError
+from gsfm.inference.config import DEVICES, PRECISIONS
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -1,6 +1,6 @@
 """The per-frame inference engine shared by the CLI, the Python API and the dataset runners.
 
-Online, one frame at a time (spec section 4): encode the frame's key once (shared by every
+Online, one frame at a time, as the paper's inference: encode the frame's key once (shared by every
 object and reused by the value encoder), read the memory with top-k attention, decode all
 objects in one batched call, aggregate softly, and write the frame to memory every
 `mem_every` frames and on every frame that brings a mask. No file I/O and no argument
@@ -10,7 +10,6 @@ parsing here: callers hand in tensors and get probabilities back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -18,63 +17,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gsfm.errors import InputError
+from gsfm.inference.config import EngineConfig
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
 from gsfm.inference.memory import MemoryBank
+from gsfm.inference.resize import network_size as network_size  # re-exported
+from gsfm.inference.resize import resize_frame, resize_masks
+from gsfm.inference.stages import stage
 from gsfm.model.aggregate import soft_aggregate
-from gsfm.model.image import Pads, normalize, pad_to_multiple, unpad
+from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
 from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Inference settings. Defaults are the original's DAVIS 2017 / YouTube-VOS ones.
-
-    - top_k: memory entries kept per query position (None = plain softmax over all).
-    - mem_every: a frame becomes a memory frame this many frames after the previous one.
-    - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
-    - size: the network sees frames whose shorter side is `size` pixels (None = native);
-      the paper runs at 480p and resizes masks back to the input size.
-    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
-    """
-
-    top_k: int | None = 50
-    mem_every: int = 3
-    max_memory_frames: int | None = None
-    size: int | None = 480
-    precision: str = "fp32"
-
-    def __post_init__(self) -> None:
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1 or None, got {self.top_k}")
-        if self.mem_every < 1:
-            raise ValueError(f"mem_every must be >= 1, got {self.mem_every}")
-        if self.size is not None and self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels or None, got {self.size}")
-        if self.max_memory_frames is not None and self.max_memory_frames < 2:
-            raise ValueError(
-                f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}"
-            )
-
-    def with_options(self, **options: Any) -> EngineConfig:
-        """A copy with some fields replaced; unknown names are a TypeError."""
-        known = {f.name for f in fields(self)}
-        unknown = set(options) - known
-        if unknown:
-            raise TypeError(f"unknown engine options: {sorted(unknown)}")
-        return replace(self, **options)
-
-
-def network_size(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """(h, w) with the shorter side equal to `size`, aspect kept and rounded (None: as is)."""
-    if size is None:
-        return height, width
-    scale = size / min(height, width)
-    if height <= width:
-        return size, max(1, round(width * scale))
-    return max(1, round(height * scale)), size
 
 
 class InferenceEngine:
@@ -146,9 +100,11 @@ class InferenceEngine:
             self.frame_index += 1
             if not self.object_ids and given is None:
                 return torch.ones(1, height, width, device=self.device)
-            x, pads = self._prepare_frame(frame)
+            with stage("prepare"):
+                x, pads = self._prepare_frame(frame)
             prob = self.step_padded(x, given, t, last_frame)
-            return self._to_input_size(prob, pads, (height, width))
+            with stage("resize_back"):
+                return self._to_input_size(prob, pads, (height, width))
 
     def labels(self, prob: Tensor) -> Tensor:
         """Probabilities [N+1, H, W] -> label map [H, W] (int64) of the caller's object ids."""
@@ -168,20 +124,26 @@ class InferenceEngine:
         -> aggregated probabilities [N+1, Hp, Wp] float32. Works at the network's size."""
         cfg = self.config
         with torch.inference_mode(), autocast_context(self.device, cfg.precision):
-            features = self.network.encode_key(x)
+            with stage("encode_key"):
+                features = self.network.encode_key(x)
             if self.object_ids and self.bank.num_frames:
                 probs = self._predict(features)
             else:
                 probs = x.new_zeros(len(self.object_ids), *x.shape[-2:])
             if given is not None:
+                if cfg.reaggregate_on_join and self.object_ids and self.bank.num_frames:
+                    # the original's interact: the frame's probabilities are already
+                    # aggregated when the new masks are written in
+                    probs = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0, 1:]
                 probs = self._merge(probs, *given, t)
             prob = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0]
             due = self._last_write is None or t - self._last_write >= cfg.mem_every
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):
-                values = self.network.encode_value(x, features.f16, prob[None, 1:])
-                self.bank.add(features.key, values, t, permanent=given is not None)
+                with stage("encode_value"):
+                    values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                    self.bank.add(features.key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
 
@@ -192,20 +154,22 @@ class InferenceEngine:
         cohort is a contiguous range); each cohort attends only to slots from its own first
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
-        keys, values = self.bank.keys(), self.bank.values_by_position()
-        h, w = keys.shape[-2:]
-        # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
-        # in bf16 for a top-k selection.
-        with torch.autocast(device_type=self.device.type, enabled=False):
-            affinity = query_affinity(keys.float(), features.key.float())
-        readouts = []
-        for start, stop, first in self._cohorts():
-            valid = self.bank.valid_slots(first).repeat_interleave(h * w)
-            out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
-            readouts.append(readout_maps(out, stop - start, h, w))
-        readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
-        logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
-        return torch.sigmoid(logits.float())[0]
+        with stage("read_memory"):
+            keys, values = self.bank.keys(), self.bank.values_by_position()
+            h, w = keys.shape[-2:]
+            # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
+            # in bf16 for a top-k selection.
+            with torch.autocast(device_type=self.device.type, enabled=False):
+                affinity = query_affinity(keys.float(), features.key.float())
+            readouts = []
+            for start, stop, first in self._cohorts():
+                valid = self.bank.valid_slots(first).repeat_interleave(h * w)
+                out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
+                readouts.append(readout_maps(out, stop - start, h, w))
+            readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
+        with stage("decode"):
+            logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
+            return torch.sigmoid(logits.float())[0]
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
         """(start, stop, first_frame) ranges of objects sharing a first frame."""
@@ -258,12 +222,7 @@ class InferenceEngine:
         """RGB [3, H, W] -> normalised [1, 3, Hp, Wp] at the network size, padded to 16."""
         x = frame.reshape(1, *frame.shape[-3:]).to(self.device)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-        target = network_size(x.shape[-2], x.shape[-1], self.config.size)
-        if target != tuple(x.shape[-2:]):
-            # Bicubic with antialiasing, like the original's PIL resize of frames.
-            x = F.interpolate(x, size=target, mode="bicubic", align_corners=False, antialias=True)
-            x = x.clamp(0.0, 1.0)
-        return pad_to_multiple(normalize(x))
+        return pad_to_multiple(resize_frame(x, self.config.size, self.config.resize))
 
     def _given_masks(
         self, mask: Tensor, object_ids: list[int] | None, size: tuple[int, int]
@@ -285,13 +244,13 @@ class InferenceEngine:
                 object_ids = [int(v) for v in torch.unique(mask).tolist() if v != 0]
             ids = [int(i) for i in object_ids]
             probs = torch.stack([mask == i for i in ids]).float() if ids else None
-            mode = "nearest-exact"
+            hard = True
         elif mask.dim() == 3:
             ids = [int(i) for i in (object_ids or range(1, mask.shape[0] + 1))]
             if len(ids) != mask.shape[0]:
                 raise InputError(f"{mask.shape[0]} object masks but {len(ids)} object ids")
             probs = mask.float()
-            mode = "bilinear"
+            hard = False
         else:
             raise InputError(f"a mask must be [H, W] or [K, H, W], got {tuple(mask.shape)}")
         if 0 in ids:
@@ -300,10 +259,7 @@ class InferenceEngine:
             raise InputError(f"repeated object ids: {ids}")
         if probs is None or not ids:
             return None
-        target = network_size(size[0], size[1], self.config.size)
-        if target != size:
-            kw = {} if mode == "nearest-exact" else {"align_corners": False}
-            probs = F.interpolate(probs[None], size=target, mode=mode, **kw)[0]
+        probs = resize_masks(probs, self.config.size, hard, self.config.resize)
         for obj, p in zip(ids, probs):
             if not bool((p > 0.5).any()):
                 log.warning("object %d has no pixel at the network's resolution", obj)

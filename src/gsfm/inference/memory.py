@@ -2,11 +2,10 @@
 
 Layout: keys [B, Ck, T, h, w]; values are stored position-major, [B, T, h, w, N, Cv], so
 that the top-k readout can gather the memory positions a query selects as contiguous rows
-(`values_by_position`), and `values()` is the [B, N, Cv, T, h, w] view the network's
-`read_memory` takes. Storage is allocated in chunks whose capacity grows geometrically,
+(`values_by_position`). Storage is allocated in chunks whose capacity grows geometrically,
 and every write goes in place into a free slot, so a long video costs O(log T)
 reallocations instead of a `torch.cat` of the whole bank per memory frame. The views
-returned by `keys()`, `values()` and `values_by_position()` are slices of that storage (no
+returned by `keys()` and `values_by_position()` are slices of that storage (no
 copy).
 
 Slots are not kept in time order: attention over the memory is a softmax over a set, so an
@@ -91,10 +90,6 @@ class MemoryBank:
         if self._keys is None:
             raise RuntimeError("the memory bank is empty")
         return self._keys[:, :, : self.num_frames]
-
-    def values(self) -> Tensor:
-        """[B, N, Cv, T, h, w] view of the used slots, one value per object."""
-        return self._used_values().permute(0, 4, 5, 1, 2, 3)
 
     def values_by_position(self) -> Tensor:
         """[B, T*h*w, N, Cv] view of the used slots: memory positions in the order of

@@ -20,6 +20,7 @@ from torch import Tensor
 from gsfm.errors import InputError
 from gsfm.inference.device import resolve_device
 from gsfm.inference.engine import EngineConfig, InferenceEngine
+from gsfm.inference.track import track
 from gsfm.model.network import GSFM
 from gsfm.model.weights import WeightsInfo, load_network
 
@@ -111,24 +112,16 @@ class VideoPredictor:
         """Yield one label map per frame of a new video (the predictor is reset first).
 
         `first_mask` belongs to frame 0; `masks` maps later frame indices to masks of objects
-        that appear there. Frames are read one ahead so that the last one skips the memory
-        write.
+        that appear there. A thin wrapper of `gsfm.inference.track.track`, which also yields
+        probabilities and object ids.
         """
-        self.reset()
         given: dict[int, Mask] = dict(masks or {})
         if first_mask is not None:
             if not np.any(_as_numpy(first_mask)):
                 raise InputError("the first mask has no object (every pixel is background)")
             given[0] = first_mask
-        iterator = iter(frames)
-        sentinel = object()
-        current: Any = next(iterator, sentinel)
-        index = 0
-        while current is not sentinel:
-            following = next(iterator, sentinel)
-            yield self.step(current, given.get(index), last_frame=following is sentinel)  # type: ignore[misc]
-            current = following
-            index += 1
+        for out in track(self, frames, given):
+            yield out.labels
 
     def _label_dtype(self) -> type:
         return np.uint8 if max(self.engine.object_ids, default=0) <= 255 else np.int32

@@ -1,12 +1,11 @@
 """Benchmark runs: every video of a DAVIS / YouTube-VOS split through the inference engine,
 written in the official submission layout.
 
-A thin adapter between the dataset readers (`VideoSample`), `VideoPredictor` and the mask
-writers: given masks are fed at their frames (YouTube-VOS objects join late), and only the
-frames a benchmark scores are written, as `<out>/<video>/<frame>.png` with the frame names
-kept. DAVIS 2016 results are 0/255 grey PNGs (its evaluation reads `mask > 0`); the others are
-palette PNGs of object ids with the palette of the video's annotations, at the frames'
-original resolution.
+A thin adapter between the dataset readers (`VideoSample`), the frame loop (`track`) and the
+mask writers: given masks are fed at their frames (YouTube-VOS objects join late), and only
+the frames a benchmark scores are written, as `<out>/<video>/<frame>.png` with the frame names
+kept, in the format the dataset's `DatasetSpec` names (gsfm.data.datasets), with the palette
+of the video's annotations, at the frames' original resolution.
 
 Runs resume: PNGs are written atomically, so a video whose folder holds every expected PNG is
 finished and skipped. `<out>/.gsfm-infer.json` records the settings that produced the
@@ -26,88 +25,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import atomic_path
+from gsfm.data import davis, youtube
+from gsfm.data.datasets import dataset_spec
+from gsfm.data.masks import annotation_palette, read_labels, write_binary_png, write_palette_png
+from gsfm.data.roots import VideoSample
+from gsfm.data.submission import write_submission_zip
+from gsfm.data.video import frame_size
 from gsfm.errors import InputError, OutputError
+from gsfm.inference.track import track
 
 if TYPE_CHECKING:
-    from gsfm.data.roots import VideoSample
     from gsfm.inference.predictor import VideoPredictor
 
 log = logging.getLogger(__name__)
 
 MANIFEST = ".gsfm-infer.json"
 MANIFEST_VERSION = 1
-DEFAULT_SIZE = 480  # shorter side the network sees (spec section 4: 480p)
-_PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What differs between benchmarks: defaults (spec section 4) and the output format.
-
-    zip_prefix: where the result PNGs go inside the upload zip ("" = zip root); None = no zip
-    (results are evaluated locally). `zip_splits` limits zips to splits with hidden ground
-    truth (DAVIS test-dev); None = every split.
-    """
-
-    name: str
-    default_split: str
-    top_k: int
-    mem_every: int
-    binary: bool = False
-    zip_prefix: str | None = None
-    zip_splits: tuple[str, ...] | None = None
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "davis2016": DatasetSpec("davis2016", "val", top_k=20, mem_every=3, binary=True),
-    "davis2017": DatasetSpec(
-        "davis2017",
-        "val",
-        top_k=50,
-        mem_every=3,
-        zip_prefix="",
-        zip_splits=("test-dev", "test-challenge"),
-    ),
-    "youtube2018": DatasetSpec(
-        "youtube2018", "valid", top_k=50, mem_every=3, zip_prefix="Annotations"
-    ),
-    "youtube2019": DatasetSpec(
-        "youtube2019", "valid", top_k=50, mem_every=3, zip_prefix="Annotations"
-    ),
-}
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise InputError(
-            f"unknown dataset {name!r}; choose from {', '.join(sorted(DATASETS))}"
-        ) from None
 
 
 def list_videos(dataset: str, split: str, root: str | Path | None = None) -> list[VideoSample]:
     """The split's videos from the dataset's reader (which raises the missing-root errors)."""
     spec = dataset_spec(dataset)
-    if spec.name.startswith("davis"):
-        from gsfm.data import davis
-
-        return davis.list_videos(root, int(spec.name[-4:]), split)
-    from gsfm.data import youtube
-
-    return youtube.list_videos(root, split, use_all_frames=True, year=int(spec.name[-4:]))
-
-
-def zip_prefix(dataset: str, split: str) -> str | None:
-    """Member prefix of the upload zip for this dataset and split, or None for no zip."""
-    spec = dataset_spec(dataset)
-    if spec.zip_prefix is None or (spec.zip_splits is not None and split not in spec.zip_splits):
-        return None
-    return spec.zip_prefix
+    if spec.family == "davis":
+        return davis.list_videos(root, spec.year, split)
+    return youtube.list_videos(root, split, use_all_frames=True, year=spec.year)
 
 
 def output_names(video: VideoSample) -> list[str]:
@@ -193,68 +137,23 @@ def start_output(
 # ----------------------------------------------------------------------------- one video
 
 
-def read_frame(path: Path) -> np.ndarray:
-    """A frame as HxWx3 uint8 RGB."""
-    try:
-        with Image.open(path) as img:
-            return np.array(img.convert("RGB"))
-    except _PIL_ERRORS as exc:
-        raise InputError(f"cannot read frame {path}: {exc}") from None
-
-
-def frame_size(path: Path) -> tuple[int, int]:
-    """(H, W) from the image header, without decoding."""
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except _PIL_ERRORS as exc:
-        raise InputError(f"cannot read frame {path}: {exc}") from None
-    return height, width
-
-
-def read_labels(path: Path, binary: bool) -> np.ndarray:
-    """An annotation PNG as object ids (binary: any non-zero pixel is object 1)."""
-    try:
-        with Image.open(path) as img:
-            if img.mode in ("P", "L"):
-                labels = np.array(img)
-            elif binary:
-                labels = np.array(img.convert("L"))
-            else:  # a colour annotation: one id per colour
-                from gsfm.data.masks import read_mask
-
-                labels = read_mask(path).labels
-    except _PIL_ERRORS as exc:
-        raise InputError(f"cannot read annotation {path}: {exc}") from None
-    return (labels > 0).astype(np.uint8) if binary else labels.astype(np.uint8)
-
-
-def annotation_palette(path: Path) -> list[int] | np.ndarray:
-    """The palette of an annotation PNG (DAVIS's when it has none), to colour the results."""
-    from gsfm.data.masks import DAVIS_PALETTE
-
-    try:
-        with Image.open(path) as img:
-            palette = img.getpalette() if img.mode in ("P", "PA") else None
-    except _PIL_ERRORS as exc:
-        raise InputError(f"cannot read annotation {path}: {exc}") from None
-    return palette if palette else DAVIS_PALETTE
-
-
-def given_mask(video: VideoSample, index: int, size: tuple[int, int]) -> np.ndarray | None:
-    """The label map given at frame `index`, keeping only the objects it introduces (a
+def given_masks(video: VideoSample) -> dict[int, np.ndarray]:
+    """Frame index -> the label map given there, keeping only the objects it introduces (a
     YouTube-VOS PNG is trusted only for those; DAVIS void 255 is dropped the same way)."""
-    path = video.masks.get(index)
-    new = video.new_objects(index)
-    if path is None or not new:
-        return None
-    labels = read_labels(path, video.binary)
-    if labels.shape != size:
-        raise InputError(
-            f"video {video.name}: annotation {path} is {labels.shape[1]}x{labels.shape[0]} but "
-            f"its frame is {size[1]}x{size[0]}"
-        )
-    return np.where(np.isin(labels, new), labels, 0).astype(np.uint8)
+    given = {}
+    for index, path in sorted(video.masks.items()):
+        new = video.new_objects(index)
+        if not new:
+            continue
+        labels = read_labels(path, binary=video.binary)
+        size = frame_size(video.frames[index])
+        if labels.shape != size:
+            raise InputError(
+                f"video {video.name}: annotation {path} is {labels.shape[1]}x{labels.shape[0]} "
+                f"but its frame is {size[1]}x{size[0]}"
+            )
+        given[index] = np.where(np.isin(labels, new), labels, 0).astype(np.uint8)
+    return given
 
 
 def segment_video(
@@ -270,42 +169,24 @@ def segment_video(
     frames after the last scored one are not run at all (online inference: they cannot change
     the scored frames).
     """
-    from gsfm.data.masks import write_binary_png, write_palette_png
-
-    predictor.reset()
     wanted = [i for i, flag in enumerate(video.output) if flag]
     if not wanted:
         return 0
-    stop = wanted[-1] + 1
-    start = min(video.start, stop)
     palette = None
     if not video.binary and video.masks:
         palette = annotation_palette(video.masks[video.start])
     written = 0
-
-    def write(name: str, labels: np.ndarray) -> None:
-        path = folder / f"{name}.png"
-        try:
-            if palette is None:
-                write_binary_png(path, labels)
-            else:
-                write_palette_png(path, labels, palette)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {exc}") from None
-
-    for t in range(stop):
-        frame_path, name = video.frames[t], video.frame_names[t]
-        if t < start:  # no object yet: nothing to predict
-            if video.output[t]:
-                write(name, np.zeros(frame_size(frame_path), dtype=np.uint8))
-                written += 1
-        else:
-            frame = read_frame(frame_path)
-            mask = given_mask(video, t, frame.shape[:2])
-            labels = predictor.step(frame, mask, last_frame=t == stop - 1)
-            if video.output[t]:
-                write(name, labels)  # type: ignore[arg-type]
-                written += 1
+    for out in track(predictor, video.frames, given_masks(video), stop=wanted[-1] + 1):
+        if video.output[out.index]:
+            path = folder / f"{video.frame_names[out.index]}.png"
+            try:
+                if palette is None:
+                    write_binary_png(path, out.labels)
+                else:
+                    write_palette_png(path, out.labels, palette)
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {exc}") from None
+            written += 1
         if on_frame is not None:
             on_frame()
     return written
@@ -369,9 +250,7 @@ def _bar(**kwargs: Any) -> tqdm:
 
 def write_zip(dataset: str, split: str, videos: list[VideoSample], out: Path) -> Path | None:
     """The upload zip `<out>/<dataset>-<split>.zip` when the dataset's server wants one."""
-    from gsfm.data.submission import write_submission_zip
-
-    prefix = zip_prefix(dataset, split)
+    prefix = dataset_spec(dataset).zip_prefix_for(split)
     if prefix is None:
         return None
     entries = [(v.name, output_names(v)) for v in videos]

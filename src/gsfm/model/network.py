@@ -78,18 +78,6 @@ class Decoder(nn.Module):
         self.predict_boundary_1 = nn.Conv2d(c4, c4, 3, padding=1)
         self.predict_boundary_2 = nn.Conv2d(c4, 1, 3, padding=1)
 
-    def forward(
-        self, f16: Tensor, f8: Tensor, f4: Tensor, with_boundary: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        """The spec, object by object: f16 [B, 2Cv, h, w] (readout ++ query value) -> logits.
-
-        `forward_shared` computes the same thing without repeating per-frame work per object.
-        """
-        x = self.compress(f16)
-        x = self.up_16_8(f8, x)
-        x = self.up_8_4(f4, x)
-        return self.head(x, with_boundary)
-
     def forward_shared(
         self,
         readout: Tensor,
@@ -100,9 +88,10 @@ class Decoder(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """readout [B, N, Cv, h, w], per-frame query value/f8/f4 [B, ...] -> logits [B*N, 1, H, W].
 
-        Equal to `forward` on the concatenation, but every term that depends only on the frame
-        is computed once for all objects: the query-value half of `compress` (its convolutions
-        are linear in the concatenated input, and ReLU acts per channel) and both skip convs.
+        Equal to the paper's decoder run per object on the concatenation, but every term that
+        depends only on the frame is computed once for all objects: the query-value half of
+        `compress` (its convolutions are linear in the concatenated input, and ReLU acts per
+        channel) and both skip convs.
         """
         n, cv = readout.shape[1:3]
         c = self.compress
@@ -240,28 +229,3 @@ class GSFM(nn.Module):
         if boundary is not None:
             boundary = boundary.view(b, n, *boundary.shape[-2:])
         return mask, boundary
-
-    def decode_reference(
-        self, readout: Tensor, query_value: Tensor, f8: Tensor, f4: Tensor
-    ) -> Tensor:
-        """The spec's decoder, object by object (tests compare `decode` against it)."""
-        b, n = readout.shape[:2]
-
-        def rep(t: Tensor) -> Tensor:
-            return t.unsqueeze(1).expand(b, n, *t.shape[1:]).flatten(0, 1)
-
-        x = torch.cat([readout, query_value.unsqueeze(1).expand_as(readout)], dim=2)
-        mask, _ = self.decoder(x.flatten(0, 1), rep(f8), rep(f4))
-        return mask.view(b, n, *mask.shape[-2:])
-
-    def segment(
-        self,
-        features: KeyFeatures,
-        mem_key: Tensor,
-        mem_value: Tensor,
-        top_k: int | None = None,
-        with_boundary: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
-        """Read memory and decode every object: -> (mask logits, boundary logits or None)."""
-        readout = self.read_memory(mem_key, mem_value, features.key, top_k)
-        return self.decode(readout, features.value, features.f8, features.f4, with_boundary)

@@ -29,7 +29,7 @@ def query_affinity(mem_key: Tensor, query_key: Tensor) -> Tensor:
     qk = query_key.flatten(start_dim=2)
     a_sq = mk.pow(2).sum(1).unsqueeze(1)  # [B, 1, M]
     # In place on the large [B, HW, M] product (memory-bound), with the same operations in the
-    # same order as the spec's formula, so that top-k picks the same entries.
+    # same order as the original's (2 k.q - |k|^2) / sqrt(Ck), so top-k picks the same entries.
     return (qk.transpose(1, 2) @ mk).mul_(2).sub_(a_sq).div_(math.sqrt(ck))
 
 

@@ -62,4 +62,6 @@ class SpectralFilter(nn.Module):
         filtered = self.spectral_filter(spectrum)
         with torch.autocast(device_type=x.device.type, enabled=False):
             out = torch.fft.ifft2(filtered, s=(height, width)).real
+        if torch.is_autocast_enabled(x.device.type):
+            return x.float() + out  # fp32 under autocast, as the original's modules
         return x + out.to(x.dtype)

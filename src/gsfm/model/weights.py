@@ -3,8 +3,8 @@
 Accepted sources (`load_network`):
 - a bundled model name (`"gsfm-tiny"`), shipped in `gsfm/assets/weights/`;
 - `random:<variant>`: an untrained network (benchmarks, baselines);
-- this project's format: `NAME.safetensors` with the config in its metadata and in a
-  `NAME.yaml` beside it;
+- this project's format: `NAME.safetensors` with the config in its metadata (the one source
+  of a model's config; the `NAME.yaml` written beside it is for people and never read);
 - a checkpoint of the original GSFM/STCN layout (`.pth`: a bare state dict or one nested under
   `network`/`state_dict`/`model`, optional DDP `module.` prefix), loaded strictly;
 - a torchvision ResNet-50/18 ImageNet state dict, which initialises the matching backbone(s)
@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
 
 from gsfm.atomic import atomic_path
@@ -169,7 +170,8 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
     """Copy a torchvision ImageNet ResNet into every encoder of the same architecture.
 
     Conv biases (absent in torchvision) are zeroed; extra input channels of the value
-    encoder's first conv are zero-initialised. Returns the encoders that were initialised.
+    encoder's first conv (the masks) are initialised orthogonally, as the original's
+    `load_weights_sequential`. Returns the encoders that were initialised.
     """
     done = []
     for prefix, rename in (("key_encoder", {"layer1": "res2"}), ("value_encoder", {})):
@@ -186,10 +188,9 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
         for k, t in own.items():
             if k in mapped:
                 v = mapped[k]
-                if v.shape != t.shape:  # first conv with mask channels: zero for the extras
-                    v = torch.cat(
-                        [v, v.new_zeros(v.shape[0], t.shape[1] - v.shape[1], *v.shape[2:])], 1
-                    )
+                if v.shape != t.shape:  # first conv with mask channels: orthogonal extras
+                    extra = orthogonal_channels(v, t.shape[1] - v.shape[1])
+                    v = torch.cat([v, extra], 1)
                 new_state[k] = v
             elif _is_conv_bias(k):
                 new_state[k] = torch.zeros_like(t)
@@ -203,6 +204,15 @@ def init_from_torchvision(net: GSFM, state: dict[str, Tensor], source: str) -> l
             f"encoder of width {c.value_width})"
         )
     return done
+
+
+def orthogonal_channels(weight: Tensor, extra: int) -> Tensor:
+    """`extra` new input channels for a conv weight [out, in, kh, kw], initialised as the
+    original does (`nn.init.orthogonal_` on a zero [out, extra, kh, kw] tensor, torch's RNG):
+    the [out, extra * kh * kw] matrix has orthonormal rows or columns, whichever are fewer."""
+    pads = torch.zeros(weight.shape[0], extra, *weight.shape[2:], dtype=torch.float32)
+    torch.nn.init.orthogonal_(pads)
+    return pads.to(device=weight.device, dtype=weight.dtype)
 
 
 def _is_conv_bias(key: str) -> bool:
@@ -233,13 +243,13 @@ def _torchvision_fits(own: dict[str, Tensor], mapped: dict[str, Tensor]) -> bool
 
 
 def sidecar_path(path: Path) -> Path:
+    """The human-readable summary beside a weights file (written, never read)."""
     return path.with_suffix(".yaml")
 
 
 def save_network(net: GSFM, path: str | Path, info: dict[str, Any] | None = None) -> Path:
-    """Write `path` (.safetensors, config in its metadata) and `path.yaml`, both atomically."""
-    from safetensors.torch import save_file
-
+    """Write `path` (.safetensors, config in its metadata) and, for people, `path.yaml` (JSON
+    text, which is valid YAML, so no YAML library is needed), both atomically."""
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
@@ -254,13 +264,12 @@ def save_network(net: GSFM, path: str | Path, info: dict[str, Any] | None = None
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
     with atomic_path(sidecar_path(path)) as tmp:
-        tmp.write_text(yaml.safe_dump({"format": FORMAT_TAG, "config": config, "info": info}))
+        doc = {"format": FORMAT_TAG, "config": config, "info": info}
+        tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return path
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, Tensor], ModelConfig, dict[str, Any]]:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
@@ -270,26 +279,19 @@ def read_safetensors(path: Path) -> tuple[dict[str, Tensor], ModelConfig, dict[s
             f"cannot read {path} as safetensors (truncated or not a weights file): "
             f"{str(exc).splitlines()[0][:200]}"
         ) from None
-    config_data: dict[str, Any] | None = None
-    info: dict[str, Any] = {}
-    side = sidecar_path(path)
-    if side.is_file():
-        try:
-            doc = yaml.safe_load(side.read_text()) or {}
-            config_data, info = doc.get("config"), doc.get("info") or {}
-        except yaml.YAMLError as exc:
-            raise WeightsError(f"cannot parse {side}: {exc}") from None
-    if config_data is None and "config" in metadata:
-        config_data = json.loads(metadata["config"])
-        info = json.loads(metadata.get("info", "{}"))
-    if config_data is None:
+    if "config" not in metadata:
         config, problems = infer_config(state)
         if problems:
             raise WeightsError(
-                f"{path} has no gsfm config (no {side.name} beside it) and fits no known "
-                "variant: " + "; ".join(problems)
+                f"{path} has no gsfm config in its metadata and fits no known variant: "
+                + "; ".join(problems)
             )
-        return state, config, info
+        return state, config, {}
+    try:
+        config_data = json.loads(metadata["config"])
+        info = json.loads(metadata.get("info", "{}"))
+    except ValueError as exc:
+        raise WeightsError(f"bad model config in the metadata of {path}: {exc}") from None
     try:
         return state, ModelConfig.from_dict(config_data), info
     except (TypeError, ValueError) as exc:
@@ -395,11 +397,12 @@ def _load_torch(path: Path, variant: str | None) -> tuple[GSFM, WeightsInfo]:
 
 
 def expand_single_object(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Stage-0 weights -> multi-object layout: zero-pad the value encoder's 5th input channel."""
+    """Stage-0 weights -> multi-object layout: the value encoder's 5th input channel (the other
+    objects' mask) initialised orthogonally, as the original's `load_network`."""
     key = "value_encoder.conv1.weight"
     w = state.get(key)
     if w is None or w.shape[1] != 4:
         return state
     state = dict(state)
-    state[key] = torch.cat([w, torch.zeros_like(w[:, :1])], dim=1)
+    state[key] = torch.cat([w, orthogonal_channels(w, 1)], dim=1)
     return state

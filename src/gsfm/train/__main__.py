@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from gsfm.cli.train import add_arguments, run
 from gsfm.errors import GSFMError
+from gsfm.train.options import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:

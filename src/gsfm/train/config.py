@@ -1,6 +1,7 @@
 """Training configuration: one dataclass, per-stage defaults from the GSFM recipe.
 
-The recipe's numbers (spec section 3) are defaults for a full-length run. When the number of
+The recipe's numbers (the original's schedule: 40k iterations of static images at batch 16,
+then 30k of videos at batch 8, LR 4e-5) are defaults for a full-length run. When the number of
 iterations differs, the LR milestones and the bootstrapping warm-up scale proportionally (a
 run of 4,000 iterations in stage 0 decays at 2,000 and warms from 300 to 1,000), and the
 max-skip curriculum is defined as fractions of the run, so a short run follows the same recipe
@@ -44,6 +45,16 @@ RECIPES: dict[int, StageRecipe] = {
     3: StageRecipe(30_000, 8, 4e-5, (25_000,), 3_000, 15_000),
 }
 
+# Named recipes (--recipe): the settings that differ between the original's recipe ("paper",
+# the default) and the procedural CPU recipe the bundled model was trained with. Losses,
+# sampling and augmentation rules are the same in both.
+PAPER = "paper"
+PROCEDURAL = "procedural"
+RECIPE_SETTINGS: dict[str, dict[str, Any]] = {
+    PAPER: {"merge_prob": 0.0, "amp": True},
+    PROCEDURAL: {"merge_prob": 0.5, "amp": False},
+}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -65,10 +76,12 @@ class TrainConfig:
     size: int = 384  # square crop side, a multiple of 16
     num_frames: int = 3
     objects: int = 1  # objects per sample: 1 = single-object network (stage 0), 2 = stage 3
-    merge_prob: float = 0.5  # stage 0: chance of merging two images into one sample
+    recipe: str = PAPER  # named settings (RECIPE_SETTINGS): "paper" or "procedural"
+    merge_prob: float = 0.0  # stage 0: chance of pasting a second image (not in the original)
     data: tuple[str, ...] = (SYNTHETIC,)
     davis_repeat: int = 5
-    amp: bool = False
+    yv_subset: str | None = None  # YouTube-VOS video-name list (the original's yv_subset.txt)
+    amp: bool = True  # mixed precision + GradScaler (CUDA only; fp32 elsewhere)
     freeze_bn: bool = False
     imagenet_r50: str | None = None
     imagenet_r18: str | None = None
@@ -86,26 +99,37 @@ class TrainConfig:
 
     @classmethod
     def for_stage(
-        cls, stage: int, run_id: str, iterations: int | None = None, **overrides: Any
+        cls,
+        stage: int,
+        run_id: str,
+        iterations: int | None = None,
+        recipe: str | None = None,
+        **overrides: Any,
     ) -> TrainConfig:
-        """Stage defaults, scaled to `iterations`, then `overrides` (None values ignored)."""
+        """Stage defaults, scaled to `iterations`, then the named `recipe`'s settings, then
+        `overrides` (None values ignored)."""
         if stage not in RECIPES:
             raise InputError(f"--stage must be one of {sorted(RECIPES)}, not {stage}")
-        recipe = RECIPES[stage]
-        n = recipe.iterations if iterations is None else int(iterations)
+        name = recipe or PAPER
+        if name not in RECIPE_SETTINGS:
+            raise InputError(f"--recipe must be one of {sorted(RECIPE_SETTINGS)}, not {name!r}")
+        stage_recipe = RECIPES[stage]
+        n = stage_recipe.iterations if iterations is None else int(iterations)
         if n < 1:
             raise InputError(f"--iterations must be at least 1, got {n}")
-        scale = n / recipe.iterations
+        scale = n / stage_recipe.iterations
         base = cls(
             stage=stage,
             run_id=run_id,
             iterations=n,
-            batch_size=recipe.batch_size,
-            lr=recipe.lr,
-            milestones=tuple(max(1, round(m * scale)) for m in recipe.milestones),
-            start_warm=round(recipe.start_warm * scale),
-            end_warm=max(1, round(recipe.end_warm * scale)),
+            batch_size=stage_recipe.batch_size,
+            lr=stage_recipe.lr,
+            milestones=tuple(max(1, round(m * scale)) for m in stage_recipe.milestones),
+            start_warm=round(stage_recipe.start_warm * scale),
+            end_warm=max(1, round(stage_recipe.end_warm * scale)),
             objects=1 if stage == 0 else 2,
+            recipe=name,
+            **RECIPE_SETTINGS[name],
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given) - {f.name for f in fields(cls)}
@@ -129,6 +153,10 @@ class TrainConfig:
                 f"--size must be a multiple of 16 and at least 32, got {self.size}",
             ),
             (self.objects in (1, 2), f"objects per sample must be 1 or 2, got {self.objects}"),
+            (
+                0.0 <= self.merge_prob <= 1.0,
+                f"--merge-prob must be in [0, 1], got {self.merge_prob}",
+            ),
             (self.save_every >= 1, f"--save-every must be at least 1, got {self.save_every}"),
             (self.workers >= 0, f"--workers must be >= 0, got {self.workers}"),
             (self.end_warm >= self.start_warm, "end_warm must not come before start_warm"),
@@ -166,6 +194,10 @@ class TrainConfig:
         d = {k: v for k, v in data.items() if k in known}
         d["milestones"] = tuple(d.get("milestones", ()))
         d["data"] = tuple(d.get("data", (SYNTHETIC,)))
+        # checkpoints written before named recipes: the procedural recipe's settings
+        d.setdefault("recipe", PROCEDURAL)
+        d.setdefault("merge_prob", RECIPE_SETTINGS[PROCEDURAL]["merge_prob"])
+        d.setdefault("amp", False)
         if "curriculum" in d:
             d["curriculum"] = tuple((float(a), int(b)) for a, b in d["curriculum"])
         return cls(**d)

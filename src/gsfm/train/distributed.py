@@ -15,6 +15,8 @@ import torch.distributed as dist
 from torch import nn
 
 from gsfm.errors import InputError
+from gsfm.inference.config import DEVICES
+from gsfm.inference.device import mps_available
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,8 @@ def launched_by_torchrun() -> bool:
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """`auto` = this process's GPU when CUDA is available, else the CPU."""
+    """`auto` = this process's GPU when CUDA is available, else the CPU (MPS only when
+    asked for: one process, no distributed backend)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
@@ -50,8 +53,11 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
             raise InputError("--device cuda asked but CUDA is not available")
         if name == "cuda":
             return torch.device("cuda", local_rank)
+    elif name == "mps":
+        if not mps_available():
+            raise InputError("--device mps asked but Apple MPS is not available")
     elif name != "cpu":
-        raise InputError(f"--device must be auto, cpu or cuda, not {name!r}")
+        raise InputError(f"--device must be one of {', '.join(DEVICES)}, not {name!r}")
     return torch.device(name)
 
 

@@ -1,8 +1,10 @@
 """GSFM's training loss: bootstrapped cross-entropy on aggregated logits + boundary loss.
 
-Per predicted frame: CE over background + objects, keeping only the hardest pixels once the
-warm-up starts (100% -> `top_p` linearly from start_warm to end_warm), plus `boundary_weight` x
-(BCE-with-logits + Dice) between the boundary logits and the Laplacian edges of the GT masks.
+Per predicted frame and per sample (the original loops over the batch and divides each
+sample's loss by the batch size): CE over background + that sample's existing objects, keeping
+only the sample's own hardest pixels once the warm-up starts (100% -> `top_p` linearly from
+start_warm to end_warm), plus `boundary_weight` x (BCE-with-logits + Dice) between the boundary
+logits and the Laplacian edges of the (possibly soft) GT masks, averaged over the objects.
 """
 
 from __future__ import annotations
@@ -23,22 +25,38 @@ def kept_fraction(iteration: int, start_warm: int, end_warm: int, top_p: float) 
         return 1.0
     if iteration >= end_warm:
         return top_p
-    progress = (iteration - start_warm) / max(1, end_warm - start_warm)
-    return 1.0 - (1.0 - top_p) * progress
+    # the original's arithmetic, so int(pixels * fraction) rounds the same way
+    return top_p + (1.0 - top_p) * ((end_warm - iteration) / (end_warm - start_warm))
 
 
-def bootstrapped_ce(logits: Tensor, target: Tensor, fraction: float) -> Tensor:
-    """Mean CE over the `fraction` of pixels with the highest loss (all pixels when 1.0)."""
+def sample_ce(logits: Tensor, target: Tensor, fraction: float) -> Tensor:
+    """CE of one sample (logits [C, H, W], target [H, W]) over its `fraction` hardest pixels."""
+    raw = F.cross_entropy(logits[None], target[None], reduction="none").flatten()
     if fraction >= 1.0:
-        return F.cross_entropy(logits, target)
-    raw = F.cross_entropy(logits, target, reduction="none").flatten()
+        return raw.mean()
     k = max(1, int(raw.numel() * fraction))
     # sorted: a fixed summation order, so the loss is reproducible bit for bit
     return torch.topk(raw, k, sorted=True).values.mean()
 
 
+def bootstrapped_ce(
+    logits: Tensor, target: Tensor, fraction: float, selector: Tensor | None = None
+) -> Tensor:
+    """Mean over the batch of per-sample bootstrapped CE (each sample keeps its own hardest
+    pixels). logits [B, N+1, H, W]; with `selector` [B, N] a sample's CE runs over background
+    + its existing objects only (the original: bg + first object without a second one)."""
+    losses = []
+    for j in range(logits.shape[0]):
+        lg = logits[j]
+        if selector is not None:
+            keep = torch.cat([selector.new_ones(1), selector[j]]) > 0.5
+            lg = lg[keep]
+        losses.append(sample_ce(lg, target[j], fraction))
+    return torch.stack(losses).mean()
+
+
 def boundary_target(masks: Tensor) -> Tensor:
-    """GT masks [..., H, W] (0/1) -> boundary maps: Laplacian >= 0.1 (the spec's target)."""
+    """GT masks [..., H, W] in [0, 1] (soft in stage 0) -> boundary maps: Laplacian > 0.1."""
     shape = masks.shape
     x = masks.reshape(-1, 1, *shape[-2:]).float()
     kernel = x.new_tensor(LAPLACIAN).view(1, 1, 3, 3)
@@ -47,18 +65,20 @@ def boundary_target(masks: Tensor) -> Tensor:
 
 
 def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
-    """Per-map Dice loss 1 - 2|p t| / (|p|^2 + |t|^2) over the last two dims."""
+    """Per-map Dice loss 1 - (2 sum(p t) + 1) / (sum p + sum t + 1) over the last two dims
+    (plain sums, as the original; not sums of squares)."""
     p = torch.sigmoid(logits).flatten(-2)
     t = target.flatten(-2)
     inter = (p * t).sum(-1)
-    union = (p * p).sum(-1) + (t * t).sum(-1)
-    return 1.0 - (2.0 * inter + eps) / (union + eps)
+    return 1.0 - (2.0 * inter + eps) / (p.sum(-1) + t.sum(-1) + eps)
 
 
 def boundary_loss(logits: Tensor, masks: Tensor, selector: Tensor) -> Tensor:
     """BCE + Dice between boundary logits [B, N, H, W] and GT-mask edges, averaged over the
     objects that exist (`selector` [B, N] is 1 for a real object, 0 for a missing second)."""
     target = boundary_target(masks)
+    if target.shape[-2:] != logits.shape[-2:]:
+        target = F.interpolate(target, logits.shape[-2:], mode="bilinear", align_corners=False)
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((-2, -1))
     per_object = bce + dice_loss(logits, target)
     return ((per_object * selector).sum(1) / selector.sum(1).clamp(min=1)).mean()
@@ -97,7 +117,7 @@ class GSFMLoss:
         total = masks.new_zeros(())
         parts: dict[str, float] = {"p": fraction}
         for i, (logits, boundary) in enumerate(zip(aggregated, boundaries), start=1):
-            ce = bootstrapped_ce(logits.float(), labels[:, i], fraction)
+            ce = bootstrapped_ce(logits.float(), labels[:, i], fraction, selector)
             bl = boundary_loss(boundary.float(), masks[:, i].float(), selector)
             total = total + ce + self.boundary_weight * bl
             parts[f"ce_{i}"] = float(ce.detach())

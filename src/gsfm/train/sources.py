@@ -44,13 +44,6 @@ class Concat:
         return source.clip(local, rng, frames, max_skip)
 
 
-def _missing_synthetic(exc: ModuleNotFoundError) -> InputError:
-    return InputError(
-        f"procedural training data needs gsfm.data.synthetic, which is not available ({exc}); "
-        "pass --data with a dataset folder"
-    )
-
-
 def build_dataset(cfg: TrainConfig) -> Dataset:
     """The map-style dataset (keyed by `SampleKey`) of the run's stage and data."""
     if cfg.stage == 0:
@@ -59,10 +52,7 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
         images: list[Any] = []
         folders = [Path(d) for d in cfg.data if d != SYNTHETIC]
         if SYNTHETIC in cfg.data:
-            try:
-                images.append(ProceduralImages(cfg.size))
-            except ModuleNotFoundError as exc:
-                raise _missing_synthetic(exc) from None
+            images.append(ProceduralImages(cfg.size))
         if folders:
             images.append(FolderImages(folders))
         return StaticSequences(
@@ -74,18 +64,22 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
             merge_prob=cfg.merge_prob,
         )
 
-    from gsfm.train.video import RecordedVideos, SyntheticVideos, VideoSequences, find_videos
+    from gsfm.train.video import (
+        RecordedVideos,
+        SyntheticVideos,
+        VideoSequences,
+        find_videos,
+        read_subset,
+    )
 
     videos: list[Any] = []
     records = []
+    subset = read_subset(cfg.yv_subset) if cfg.yv_subset else None
     for entry in cfg.data:
         if entry == SYNTHETIC:
-            try:
-                videos.append(SyntheticVideos(cfg.size))
-            except ModuleNotFoundError as exc:
-                raise _missing_synthetic(exc) from None
+            videos.append(SyntheticVideos(cfg.size))
         else:
-            records += find_videos(Path(entry), cfg.davis_repeat)
+            records += find_videos(Path(entry), cfg.davis_repeat, subset)
     if records:
         videos.append(RecordedVideos(records))
     if not videos:

@@ -1,8 +1,14 @@
 """Stage 0: 3-frame sequences made from single images (static image + mask pairs).
 
-Each frame gets its own random affine (20 degrees, scale 0.9-1.1, shear 10), crop, light colour
-jitter and a small thin-plate-spline warp; the whole sequence then shares one affine (scale
-0.8-1.5, flip), colour jitter and a 5% grayscale draw. With probability `merge_prob` a second
+In the original's order (`make_sequence`): per sequence (one draw for the 3 frames) an affine
+of scale 0.8-1.5 + horizontal flip, ColorJitter(0.1, 0.05, 0.05, 0.05) and grayscale with p
+0.05; per frame (a new draw each) RandomAffine(20 degrees, scale 0.9-1.1, shear 10), resize of
+the shorter side to `size`, a RandomCrop of `size` at its own position, ColorJitter(0.1, 0.05,
+0.05, 0), and with probability 0.33 a thin-plate-spline warp (scale 0.02). The geometric steps
+are composed into one bicubic warp per frame (big sources are area-downscaled first). Masks
+stay soft (grey levels) for the boundary target; the class target is mask > 0.5.
+
+Optionally (`merge_prob`, off in the paper recipe: the original has no such step) a second
 image's object is pasted over the first (each with its own motion), giving a two-object sample
 with occlusion; the single-object network trains on one of the two at random (the other is a
 distractor), a two-object run on both.
@@ -23,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from gsfm.data.masks import read_labels
+from gsfm.data.video import read_frame
 from gsfm.errors import InputError
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
@@ -31,11 +39,11 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg")
 PROCEDURAL_LENGTH = 10_000  # virtual epoch length of a procedural source
-RETRIES = 5
+TPS_PROB = 0.33  # the original warps a frame with a thin-plate spline this often
 
 
 class ImageSource(Protocol):
-    """Image + binary mask pairs, by index (procedural sources may use the RNG)."""
+    """Image + soft mask (uint8 0..255) pairs, by index (procedural sources may use the RNG)."""
 
     def __len__(self) -> int: ...
 
@@ -67,13 +75,11 @@ class FolderImages:
 
     def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         image_path, mask_path = self.pairs[index]
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-        if image is None or mask is None:
-            raise InputError(f"cannot read {image_path} or its mask")
+        image = read_frame(image_path)
+        mask = read_labels(mask_path, grey=True)
         if mask.shape != image.shape[:2]:
             mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (mask > 127).astype(np.uint8)
+        return image, mask  # grey levels kept (soft)
 
 
 class ProceduralImages:
@@ -91,34 +97,50 @@ class ProceduralImages:
 
     def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.make(rng, self.size, self.size)
-        return np.ascontiguousarray(image, dtype=np.uint8), (np.asarray(mask) > 0).astype(np.uint8)
+        binary = (np.asarray(mask) > 0).astype(np.uint8) * 255
+        return np.ascontiguousarray(image, dtype=np.uint8), binary
 
 
 def make_sequence(
-    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, size: int, frames: int
+    rng: np.random.Generator,
+    image: np.ndarray,
+    mask: np.ndarray,
+    size: int,
+    frames: int,
+    tps_prob: float = TPS_PROB,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One image -> `frames` augmented views [T, S, S, 3] uint8 and masks [T, S, S] uint8."""
+    """One image + soft mask (0..255) -> `frames` views [T, S, S, 3] and masks [T, S, S]
+    (uint8, soft), drawn in the original's order (see the module docstring)."""
     image, mask = A.shrink(image, mask, size)
     h, w = mask.shape
-    crop = A.square_crop(rng, (h, w), size)
-    centre = (size / 2, size / 2)
-    shared = A.random_affine(rng, centre, scale=(0.8, 1.5), flip=bool(rng.random() < 0.5))
+    centre = ((w - 1) / 2, (h - 1) / 2)
+    # (a) per sequence
+    seq = A.random_affine(rng, centre, scale=(0.8, 1.5))
+    if rng.random() < 0.5:
+        seq = A.flip_x(w) @ seq
+    base = A.apply_jitter(image, A.draw_jitter(rng, 0.1, 0.05, 0.05, 0.05))
+    if rng.random() < 0.05:
+        base = A.grayscale(base)
+    # Resize(size): the shorter side to `size`, the longer one truncated as torchvision does
+    short, long = min(h, w), max(h, w)
+    resized_long = int(size * long / short)
+    rh, rw = (size, resized_long) if h <= w else (resized_long, size)
     images, masks = [], []
     for _ in range(frames):
-        own = A.random_affine(rng, (w / 2, h / 2), degrees=20, scale=(0.9, 1.1), shear=10)
-        m = shared @ crop @ own
-        img = A.warp(image, m, size)
-        msk = A.warp(mask, m, size, nearest=True)
-        maps = A.tps_maps(rng, size, 0.02)
-        img = A.colour_jitter(rng, A.remap(img, maps), 0.1, 0.05, 0.05)
+        # (b) per frame
+        own = A.random_affine(rng, centre, degrees=20, scale=(0.9, 1.1), shear=10)
+        top = int(rng.integers(0, rh - size + 1))
+        left = int(rng.integers(0, rw - size + 1))
+        m = A.translation(-left, -top) @ A.scaling(rw / w, rh / h) @ own @ seq
+        img = A.warp(base, m, size, cubic=True)
+        msk = A.warp(mask, m, size, cubic=True)
+        img = A.colour_jitter(rng, img, 0.1, 0.05, 0.05)
+        # (c) thin-plate spline, some of the frames
+        if rng.random() < tps_prob:
+            maps = A.tps_maps(rng, size, 0.02)
+            img, msk = A.remap(img, maps), A.remap(msk, maps, nearest=True)
         images.append(img)
-        masks.append(A.remap(msk, maps, nearest=True))
-    seq_seed = int(rng.integers(2**63))
-    images = [
-        A.colour_jitter(np.random.default_rng(seq_seed), im, 0.1, 0.05, 0.05, 0.05) for im in images
-    ]
-    if rng.random() < 0.05:
-        images = [A.grayscale(im) for im in images]
+        masks.append(msk)
     return np.stack(images), np.stack(masks)
 
 
@@ -132,7 +154,7 @@ class StaticSequences(Dataset):
         seed: int,
         frames: int = 3,
         objects: int = 1,
-        merge_prob: float = 0.5,
+        merge_prob: float = 0.0,
     ) -> None:
         self.source = source
         self.size = size
@@ -146,29 +168,38 @@ class StaticSequences(Dataset):
 
     def __getitem__(self, key: SampleKey) -> dict[str, Any]:
         rng = sample_rng(self.seed, key.position)
-        for _ in range(RETRIES):
-            frames, labels = self._draw(rng, key.index)
-            if (labels[0] > 0).any():
-                break
-        return self._pack(rng, frames, labels)
-
-    def _draw(self, rng: np.random.Generator, index: int) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = self.source.load(index, rng)
-        frames, labels = make_sequence(rng, image, mask, self.size, self.frames)
+        image, mask = self.source.load(key.index, rng)
+        frames, soft = make_sequence(rng, image, mask, self.size, self.frames)
+        objects = [soft]
         if rng.random() < self.merge_prob:
             other = int(rng.integers(len(self.source)))
             image2, mask2 = self.source.load(other, rng)
-            frames2, masks2 = make_sequence(rng, image2, mask2, self.size, self.frames)
-            over = masks2[..., None] > 0
-            frames = np.where(over, frames2, frames)
-            labels = np.where(masks2 > 0, 2, labels).astype(np.uint8)
-        return frames, labels
-
-    def _pack(self, rng: np.random.Generator, frames: np.ndarray, labels: np.ndarray) -> dict:
+            frames2, soft2 = make_sequence(rng, image2, mask2, self.size, self.frames)
+            over = soft2 > 127
+            frames = np.where(over[..., None], frames2, frames)
+            objects = [np.where(over, 0, soft).astype(np.uint8), soft2]
         # Only objects visible in frame 0 can be targets; with one slot, pick one at random.
-        present = [i for i in (1, 2) if (labels[0] == i).any()] or [1]
+        present = [i for i, m in enumerate(objects) if (m[0] > 127).any()] or [0]
         order = [int(i) for i in rng.permutation(present)]
-        return pack_sample(frames, labels, order, self.objects)
+        return pack_soft_sample(frames, [objects[i] for i in order], self.objects)
+
+
+def pack_soft_sample(frames: np.ndarray, objects: list[np.ndarray], slots: int) -> dict[str, Any]:
+    """Frames [T, H, W, 3] + soft object masks (each [T, H, W], 0..255) -> the trainer's
+    tensors, masks float in [0, 1] (soft: the boundary target sees the grey levels; the class
+    target is mask > 0.5). Missing slots get empty masks and selector 0."""
+    t, h, w = frames.shape[:3]
+    masks = np.zeros((t, slots, h, w), np.float32)
+    selector = np.zeros(slots, np.float32)
+    selector[0] = 1.0  # the target slot always counts (an empty target, as the original)
+    for slot, soft in enumerate(objects[:slots]):
+        masks[:, slot] = soft.astype(np.float32) / 255.0
+        selector[slot] = 1.0
+    return {
+        "frames": torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))),
+        "masks": torch.from_numpy(masks),
+        "selector": torch.from_numpy(selector),
+    }
 
 
 def pack_sample(
@@ -177,11 +208,12 @@ def pack_sample(
     """Frames [T, H, W, 3] + label maps [T, H, W] -> the trainer's tensors.
 
     `order` lists the label ids that become objects 1..; missing slots get empty masks and
-    selector 0.
+    selector 0, except the target slot (no object at all: an empty target, as the original).
     """
     t, h, w = labels.shape
     masks = np.zeros((t, objects, h, w), np.uint8)
     selector = np.zeros(objects, np.float32)
+    selector[0] = 1.0
     for slot, label in enumerate(order[:objects]):
         masks[:, slot] = labels == label
         selector[slot] = 1.0

@@ -124,7 +124,7 @@ class Trainer:
         self.device = ctx.device
         self.amp = cfg.amp and self.device.type == "cuda"
         if cfg.amp and not self.amp:
-            log.warning("--amp works on CUDA only; training in fp32 on %s", self.device)
+            log.info("mixed precision is CUDA-only: training in fp32 on %s", self.device)
         torch.manual_seed(cfg.seed)  # the same initial network on every rank
         if resume is not None:
             self.net = GSFM(get_config(cfg.variant, single_object=cfg.single_object))
@@ -297,8 +297,9 @@ class Trainer:
         cfg = self.cfg
         params = sum(p.numel() for p in self.net.parameters())
         log.info(
-            "stage %d, %s%s (%.2f M parameters) on %s x%d, %s BN, data %s",
+            "stage %d (%s recipe), %s%s (%.2f M parameters) on %s x%d, %s BN, data %s",
             cfg.stage,
+            cfg.recipe,
             cfg.variant,
             " single-object" if cfg.single_object else "",
             params / 1e6,

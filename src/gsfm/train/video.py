@@ -1,12 +1,18 @@
 """Stage 3: 3-frame samples from videos (DAVIS 2017 / YouTube-VOS train, or procedural clips).
 
-Frame indices: a start, then each next frame at most `max_skip` later (clamped to the video),
-the whole order reversed half the time; `max_skip` follows the curriculum of the run (divided
-by 5 for YouTube-VOS, annotated at every 5th frame). Frame 0's labels (after augmentation)
-decide the objects: a target at random and a second one when there is another; with no object
-the sample is redrawn, up to 5 times. All frames share one geometric transform (resized crop of
-36-100% of the area, 15-degree rotation, shear 10, flip) plus a small per-frame jitter, and one
-colour jitter plus a 5% grayscale draw, with a faint per-frame colour jitter on top.
+Frame indices as the original (`pick_indices`): with mj = min(len, max_skip), a start in
+0..len-mj, then gaps of 1..mj+1 frames, the second frame clamped to min(len - mj, len - 1) and
+the third to min(len - mj // 2, len - 1), the order reversed half the time; `max_skip` follows
+the curriculum of the run (divided by 5 for YouTube-VOS, annotated at every 5th frame); videos
+with fewer than 3 frames are dropped. Frame 0's labels (after augmentation) decide the objects:
+a target at random and a second one when there is another; with no object the same video is
+sampled again, up to 5 times (then the sample has no object, as the original's).
+
+Augmentation (`augment_clip`), in the original's order: per sequence (one draw for the 3
+frames) a horizontal flip + RandomResizedCrop of 36-100% of the area to `size` (bicubic; masks
+nearest), ColorJitter(0.1, 0.03, 0.03, 0) and grayscale with p 0.05; then per frame (a new draw
+for each frame) RandomAffine(15 degrees, shear 10; bicubic with the mean-pixel fill, masks
+nearest with 0) and ColorJitter(0.01, 0.01, 0.01, 0), so the frames move relative to each other.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
+from gsfm.data.datasets import DATASETS
+from gsfm.data.masks import read_labels
 from gsfm.data.roots import TrainVideo
+from gsfm.data.video import read_frame
 from gsfm.errors import InputError
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
@@ -43,33 +51,22 @@ class VideoSource(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+MIN_FRAMES = 3  # the original drops shorter videos
+
+
 def pick_indices(rng: np.random.Generator, length: int, frames: int, max_skip: int) -> list[int]:
-    """A start, then each index at most `max_skip` after the previous; reversed half the time."""
-    max_skip = max(1, max_skip)
-    start = int(rng.integers(0, max(1, length - frames + 1)))
-    indices = [start]
-    for _ in range(frames - 1):
-        indices.append(min(indices[-1] + int(rng.integers(1, max_skip + 1)), length - 1))
+    """The original's frame indices: mj = min(length, max_skip), start in 0..length - mj, each
+    next index 1..mj+1 after the previous, clamped to min(length - mj, length - 1) (the last
+    one to min(length - mj // 2, length - 1)); the order reversed with probability 0.5."""
+    mj = min(length, max_skip)
+    indices = [int(rng.integers(0, length - mj + 1))]
+    for k in range(1, frames):
+        limit = length - mj // 2 if k == frames - 1 else length - mj
+        nxt = indices[-1] + int(rng.integers(0, mj + 1)) + 1
+        indices.append(min(nxt, limit, length - 1))
     if rng.random() < 0.5:
         indices.reverse()
     return indices
-
-
-def read_label(path: Path, binary: bool = False) -> np.ndarray:
-    """An annotation PNG (palette indices; 0/255 when `binary`) -> HxW uint8 object ids."""
-    try:
-        with Image.open(path) as im:
-            labels = np.array(im if im.mode in ("P", "L") else im.convert("L"), dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read annotation {path}: {exc}") from None
-    return (labels > 0).astype(np.uint8) if binary else labels
-
-
-def read_frame(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"cannot read frame {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class RecordedVideos:
@@ -77,11 +74,16 @@ class RecordedVideos:
 
     def __init__(self, records: list[tuple[TrainVideo, int]]) -> None:
         self.videos: list[TrainVideo] = []
+        short = 0
         for record, repeat in records:
-            if len(record.frames) >= 1:
+            if len(record.frames) >= MIN_FRAMES:
                 self.videos.extend([record] * repeat)
+            else:
+                short += 1
+        if short:
+            log.info("dropped %d video(s) with fewer than %d frames", short, MIN_FRAMES)
         if not self.videos:
-            raise InputError("no annotated training videos found")
+            raise InputError(f"no annotated training videos with at least {MIN_FRAMES} frames")
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -93,7 +95,7 @@ class RecordedVideos:
         skip = max(1, max_skip // video.frame_step)
         ids = pick_indices(rng, len(video.frames), frames, skip)
         images = [read_frame(video.frames[i]) for i in ids]
-        labels = [read_label(video.masks[i], video.binary) for i in ids]
+        labels = [read_labels(video.masks[i], binary=video.binary) for i in ids]
         h, w = images[0].shape[:2]
         images = [im if im.shape[:2] == (h, w) else cv2.resize(im, (w, h)) for im in images]
         labels = [
@@ -141,21 +143,27 @@ class SyntheticVideos:
 def augment_clip(
     rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shared geometric + colour augmentation of a clip, output `size` x `size`."""
+    """Per-sequence crop/flip/colour, then a per-frame affine + faint colour jitter."""
     h, w = labels.shape[1:]
-    crop = A.resized_crop(rng, (h, w), size, area=(0.36, 1.0))
-    centre = (size / 2, size / 2)
-    shared = A.random_affine(rng, centre, degrees=15, shear=10, flip=bool(rng.random() < 0.5))
-    seq_seed = int(rng.integers(2**63))
-    gray = rng.random() < 0.05
+    flip = bool(rng.random() < 0.5)
+    box = A.resized_crop_box(rng, (h, w), scale=(0.36, 1.0))
+    jitter = A.draw_jitter(rng, 0.1, 0.03, 0.03, 0.0)
+    gray = bool(rng.random() < 0.05)
+    centre = ((size - 1) / 2, (size - 1) / 2)
     out_images, out_labels = [], []
     for image, label in zip(images, labels):
-        jitter = A.random_affine(rng, centre, degrees=3, scale=(0.97, 1.03), shear=2)
-        m = jitter @ shared @ crop
-        img = A.colour_jitter(rng, A.warp(image, m, size), 0.01, 0.01, 0.01)
-        img = A.colour_jitter(np.random.default_rng(seq_seed), img, 0.1, 0.03, 0.03)
-        out_images.append(A.grayscale(img) if gray else img)
-        out_labels.append(A.warp(label, m, size, nearest=True))
+        img = A.crop_resize(image, box, size)
+        lbl = A.crop_resize(label, box, size, nearest=True)
+        if flip:
+            img, lbl = img[:, ::-1], lbl[:, ::-1]
+        img = A.apply_jitter(img, jitter)
+        if gray:
+            img = A.grayscale(img)
+        m = A.random_affine(rng, centre, degrees=15, shear=10)
+        img = A.warp(np.ascontiguousarray(img), m, size, cubic=True)
+        lbl = A.warp(np.ascontiguousarray(lbl), m, size, nearest=True)
+        out_images.append(A.colour_jitter(rng, img, 0.01, 0.01, 0.01))
+        out_labels.append(lbl)
     return np.stack(out_images), np.stack(out_labels)
 
 
@@ -185,14 +193,12 @@ class VideoSequences(Dataset):
     def __getitem__(self, key: SampleKey) -> dict[str, Any]:
         rng = sample_rng(self.seed, key.position)
         skip = int(self.max_skip(key.iteration))
-        index = key.index
-        for _ in range(RETRIES):
-            images, labels = self.source.clip(index, rng, self.frames, skip)
+        for _ in range(RETRIES):  # the original retries the same video
+            images, labels = self.source.clip(key.index, rng, self.frames, skip)
             images, labels = augment_clip(rng, images, labels, self.size)
             present = [int(v) for v in np.unique(labels[0]) if v not in (0, VOID)]
             if present:
                 break
-            index = int(rng.integers(len(self.source)))
         order = [int(i) for i in rng.permutation(present)] if present else []
         return pack_sample(images, labels, order, self.objects)
 
@@ -200,9 +206,24 @@ class VideoSequences(Dataset):
 # ----------------------------------------------------------------------------- layouts
 
 
-def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int]]:
+def read_subset(path: str | Path) -> set[str]:
+    """A video-name list (one per line, like the original's `yv_subset.txt`)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read the video subset list {path}: {exc}") from None
+    names = {line.strip() for line in text.splitlines() if line.strip()}
+    if not names:
+        raise InputError(f"the video subset list {path} names no video")
+    return names
+
+
+def find_videos(
+    root: Path, davis_repeat: int = 5, yv_subset: set[str] | None = None
+) -> list[tuple[TrainVideo, int]]:
     """DAVIS 2017 train and YouTube-VOS train videos under `root` (either layout, or a folder
-    holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts."""
+    holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts.
+    `yv_subset` keeps only the YouTube-VOS videos it names (the original's filtered list)."""
     from gsfm.data import davis, youtube
 
     if not root.is_dir():
@@ -210,11 +231,14 @@ def find_videos(root: Path, davis_repeat: int = 5) -> list[tuple[TrainVideo, int
     found: list[tuple[TrainVideo, int]] = []
     for folder in _candidates(root):
         if _is_davis(folder):
-            videos = davis.train_videos(folder, split="train", year=2017)
+            spec = DATASETS["davis2017"]
+            videos = davis.train_videos(folder, split=spec.train_split, year=spec.year)
             log.info("stage-3 data: DAVIS 2017 train, %d videos in %s", len(videos), folder)
             found += [(v, davis_repeat) for v in videos]
         else:
             videos = youtube.train_videos(folder)
+            if yv_subset is not None:
+                videos = [v for v in videos if v.name in yv_subset]
             log.info("stage-3 data: YouTube-VOS train, %d videos in %s", len(videos), folder)
             found += [(v, 1) for v in videos]
     if not found:

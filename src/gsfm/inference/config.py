@@ -1,0 +1,89 @@
+"""Inference settings (`EngineConfig`) and the device and precision names, without torch, so
+that the command line can build its options from them cheaply.
+
+Every range check of an engine setting lives in `EngineConfig.__post_init__`; the command
+line turns its `OptionError` into a message about the flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from gsfm.errors import InputError, OptionError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+# how frames and given masks reach the network's size (gsfm.inference.resize)
+ANTIALIAS = "antialias"
+ORIGINAL = "original"
+RESIZE_MODES = (ANTIALIAS, ORIGINAL)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Inference settings. Defaults are the original's DAVIS 2017 / YouTube-VOS ones.
+
+    - top_k: memory entries kept per query position (None = plain softmax over all).
+    - mem_every: a frame becomes a memory frame this many frames after the previous one.
+    - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
+    - size: the network sees frames whose shorter side is `size` pixels (None = native);
+      the paper runs at 480p and resizes masks back to the input size.
+    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
+    - resize: how frames and given masks are resized to `size` (gsfm.inference.resize):
+      "antialias" (default) or "original" (the original's YouTube-VOS loader).
+    - reaggregate_on_join: on a frame where objects join while others are tracked, aggregate
+      the predictions first and again after writing the new masks in, as the original's
+      `interact` does (YouTube-VOS); off, the new masks go over the raw sigmoids and one
+      aggregation follows.
+
+    Field metadata drives the command line (`gsfm.cli.options.add_engine_options`): `help`,
+    and `zero_is_none` where the flag's 0 stands for None; fields with `cli: False` are set
+    by a dataset's spec (`gsfm.data.datasets`), not by a flag.
+    """
+
+    top_k: int | None = field(default=50, metadata={"help": "memory top-k"})
+    mem_every: int = field(default=3, metadata={"help": "memory frame every N frames"})
+    max_memory_frames: int | None = field(
+        default=None,
+        metadata={"help": "cap the memory at N frames; 0 = unbounded", "zero_is_none": True},
+    )
+    size: int | None = field(
+        default=480,
+        metadata={
+            "help": "shorter side the network sees, masks are resized back; 0 = native",
+            "zero_is_none": True,
+        },
+    )
+    precision: str = field(default="fp32", metadata={"help": "", "choices": PRECISIONS})
+    resize: str = field(default=ANTIALIAS, metadata={"cli": False})
+    reaggregate_on_join: bool = field(default=False, metadata={"cli": False})
+
+    def __post_init__(self) -> None:
+        _at_least("top_k", self.top_k, 1, "all entries")
+        _at_least("mem_every", self.mem_every, 1)
+        _at_least("size", self.size, 16, "native")
+        _at_least("max_memory_frames", self.max_memory_frames, 2, "unbounded")
+        if self.precision not in PRECISIONS:
+            raise InputError(
+                f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
+        if self.resize not in RESIZE_MODES:
+            raise InputError(
+                f"unknown resize mode {self.resize!r}; choose from {', '.join(RESIZE_MODES)}"
+            )
+
+    def with_options(self, **options: Any) -> EngineConfig:
+        """A copy with some fields replaced; unknown names are a TypeError."""
+        known = {f.name for f in fields(self)}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown engine options: {sorted(unknown)}")
+        return replace(self, **options)
+
+
+def _at_least(name: str, value: int | None, minimum: int, none_means: str | None = None) -> None:
+    if value is None and none_means is not None:
+        return
+    if value is None or value < minimum:
+        raise OptionError(name, minimum, value, none_means)
