@@ -12,32 +12,43 @@ import contextlib
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
-from gsfm.inference import runner
+from gsfm.inference import runner, shard
+
+if TYPE_CHECKING:
+    from gsfm.data.roots import VideoSample
+    from gsfm.inference.config import EngineConfig
 
 log = logging.getLogger(__name__)
 
 
 def _defaults(field: str) -> str:
     """'20 for davis2016, 50 for davis2017, ...' from the dataset table."""
-    return ", ".join(f"{getattr(s, field)} for {s.name}" for s in DATASETS.values())
+    return ", ".join(
+        f"{getattr(s, field)} for {s.name}" for s in DATASETS.values() if getattr(s, field) != ""
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm infer` on the dispatcher's subparsers."""
     p = sub.add_parser(
         "infer",
-        help="segment a DAVIS / YouTube-VOS split into the submission layout",
+        help="segment a DAVIS / YouTube-VOS split, or a folder of your videos, into <out>/",
         description=(
             "Run every video of a benchmark split through the network from its given masks and "
             "write <out>/<video>/<frame>.png as the benchmark expects (DAVIS 2016: 0/255 masks; "
             "DAVIS 2017 and YouTube-VOS: palette PNGs of object ids; YouTube-VOS: only the "
             "scored frames, inference on all frames when <split>_all_frames exists). "
             "YouTube-VOS and DAVIS 2017 test-dev also get a ready-to-upload "
-            "<out>/<dataset>-<split>.zip. Finished videos are skipped when run again."
+            "<out>/<dataset>-<split>.zip. --dataset generic: your own videos, --root holding "
+            "JPEGImages/<video>/ + Annotations/<video>/<frame>.png, or videos/<name>.mp4 + "
+            "masks/<name>.png (+ masks/<name>/<frame>.png for later objects). Finished videos "
+            "are skipped when run again. Under torchrun (python -m gsfm.infer) the videos are "
+            "split between the processes."
         ),
     )
     p.add_argument("--dataset", choices=tuple(DATASETS), required=True)
@@ -80,10 +91,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check, segment the unfinished videos, write the upload zip, print a summary."""
-    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
+    """Check, segment the unfinished videos, write the upload zip, print a summary.
 
+    Under torchrun with several processes the videos are split between them (`shard`)."""
     spec = dataset_spec(args.dataset)
+    if spec.family == "generic" and args.split is not None:
+        raise InputError("--split: --dataset generic has no splits (every video under --root)")
     split = args.split or spec.default_split
     config = engine_config(
         args,
@@ -107,27 +120,46 @@ def run(args: argparse.Namespace) -> int:
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
     }
+    ranks = shard.start()
+    try:
+        if ranks.distributed:
+            return _run_sharded(args, ranks, split, config, videos, settings)
+        return _run_single(args, split, config, videos, settings)
+    except shard.PeerFailedError as exc:  # rank 0 printed the error; this rank just stops
+        log.info("%s", exc)
+        return exc.exit_code
+    except Exception as exc:
+        if ranks.distributed:
+            raise shard.rank_error(ranks, exc) from exc
+        raise
+    finally:
+        shard.finish(ranks)
+
+
+def _make_predictor(args: argparse.Namespace, config: EngineConfig, device: str) -> Any:
+    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
+
+    # WeightsError, device errors
+    return VideoPredictor.from_weights(args.weights, device=device, **asdict(config))
+
+
+def _run_single(
+    args: argparse.Namespace,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+) -> int:
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        # WeightsError, device errors
-        predictor = VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
+        predictor = _make_predictor(args, config, args.device)
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):
                 args.out.rmdir()
         raise
-    log.info(
-        "%s %s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
-        args.dataset,
-        split,
-        len(videos),
-        predictor.info.source if predictor.info else args.weights,
-        config.top_k,
-        config.mem_every,
-        config.size or "native",
-        predictor.device,
-    )
+    _log_start(args, split, config, videos, predictor)
     runner.start_output(args.out, settings, videos, args.overwrite)
     summary = runner.run_videos(predictor, videos, args.out, overwrite=args.overwrite)
     summary.zip_path = runner.write_zip(args.dataset, split, videos, args.out)
@@ -142,3 +174,90 @@ def run(args: argparse.Namespace) -> int:
         line += f"; upload {summary.zip_path}"
     print(line)
     return 0
+
+
+def _run_sharded(
+    args: argparse.Namespace,
+    ranks: shard.Ranks,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+) -> int:
+    """One rank of a torchrun run: rank 0 decides, every rank segments its share."""
+    import time
+
+    shard.broadcast(ranks, lambda: runner.check_output(args.out, settings, args.overwrite))
+    shard.log_to_file(ranks, args.out)
+    device = shard.device_for(ranks, args.device)
+    shard.divide_threads(ranks, device)
+    predictor = _make_predictor(args, config, device)
+    if ranks.is_main:
+        _log_start(args, split, config, videos, predictor)
+        log.info("%d processes; other ranks log to %s", ranks.world_size, args.out / shard.LOG_DIR)
+
+    def plan() -> tuple[list[list[int]], list[int]]:
+        runner.start_output(args.out, settings, videos, args.overwrite)
+        todo = [
+            i for i, v in enumerate(videos) if args.overwrite or not runner.is_finished(v, args.out)
+        ]
+        costs = [runner.frames_run(videos[i]) for i in todo]
+        shards = shard.balance(costs, ranks.world_size)
+        return [[todo[j] for j in s] for s in shards], todo
+
+    shards, todo = shard.broadcast(ranks, plan)
+    mine = [videos[i] for i in shards[ranks.rank]]
+    log.info(
+        "rank %d: %d video(s), %d frame(s)",
+        ranks.rank,
+        len(mine),
+        sum(runner.frames_run(v) for v in mine),
+    )
+    progress = shard.Progress(
+        ranks,
+        total_frames=sum(runner.frames_run(videos[i]) for i in todo),
+        total_videos=len(todo),
+    )
+    began = time.perf_counter()
+    for video in mine:
+        masks = runner.segment_video(
+            predictor, video, args.out / video.name, on_frame=progress.frame
+        )
+        progress.video(masks)
+    totals = progress.wait_for_all()
+    seconds = time.perf_counter() - began
+    zip_path = shard.broadcast(
+        ranks, lambda: runner.write_zip(args.dataset, split, videos, args.out)
+    )
+    if ranks.is_main:
+        line = (
+            f"segmented {totals['videos']} video(s) ({totals['masks']} masks) in "
+            f"{seconds:.1f} s into {args.out} with {ranks.world_size} processes"
+        )
+        skipped = len(videos) - len(todo)
+        if skipped:
+            line += f"; {skipped} already finished"
+        if zip_path is not None:
+            line += f"; upload {zip_path}"
+        print(line)
+    return 0
+
+
+def _log_start(
+    args: argparse.Namespace,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    predictor: Any,
+) -> None:
+    log.info(
+        "%s %s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
+        args.dataset,
+        split,
+        len(videos),
+        predictor.info.source if predictor.info else args.weights,
+        config.top_k,
+        config.mem_every,
+        config.size or "native",
+        predictor.device,
+    )

@@ -33,7 +33,6 @@ from gsfm.data.datasets import dataset_spec
 from gsfm.data.masks import annotation_palette, read_labels, write_binary_png, write_palette_png
 from gsfm.data.roots import VideoSample
 from gsfm.data.submission import write_submission_zip
-from gsfm.data.video import frame_size
 from gsfm.errors import InputError, OutputError
 from gsfm.inference.track import track
 
@@ -51,12 +50,21 @@ def list_videos(dataset: str, split: str, root: str | Path | None = None) -> lis
     spec = dataset_spec(dataset)
     if spec.family == "davis":
         return davis.list_videos(root, spec.year, split)
+    if spec.family == "generic":
+        from gsfm.data import generic
+
+        return generic.list_videos(root)
     return youtube.list_videos(root, split, use_all_frames=True, year=spec.year)
 
 
 def output_names(video: VideoSample) -> list[str]:
     """Frame names that get a result PNG (every frame for DAVIS, the scored ones for YouTube)."""
     return [name for name, wanted in zip(video.frame_names, video.output) if wanted]
+
+
+def frames_run(video: VideoSample) -> int:
+    """Frames a video's run goes through: up to its last scored frame (0 when none is)."""
+    return max((i for i, wanted in enumerate(video.output) if wanted), default=-1) + 1
 
 
 def is_finished(video: VideoSample, out: Path) -> bool:
@@ -146,7 +154,7 @@ def given_masks(video: VideoSample) -> dict[int, np.ndarray]:
         if not new:
             continue
         labels = read_labels(path, binary=video.binary)
-        size = frame_size(video.frames[index])
+        size = video.frame_shape(index)
         if labels.shape != size:
             raise InputError(
                 f"video {video.name}: annotation {path} is {labels.shape[1]}x{labels.shape[0]} "
@@ -176,7 +184,8 @@ def segment_video(
     if not video.binary and video.masks:
         palette = annotation_palette(video.masks[video.start])
     written = 0
-    for out in track(predictor, video.frames, given_masks(video), stop=wanted[-1] + 1):
+    frames = video.frame_inputs()
+    for out in track(predictor, frames, given_masks(video), stop=wanted[-1] + 1):
         if video.output[out.index]:
             path = folder / f"{video.frame_names[out.index]}.png"
             try:
@@ -232,8 +241,7 @@ def run_videos(
     began = time.perf_counter()
     with _bar(total=len(videos), initial=len(summary.skipped), desc="videos", unit="video") as bar:
         for video in todo:
-            frames = (max((i for i, f in enumerate(video.output) if f), default=-1)) + 1
-            with _bar(total=frames, desc=video.name, unit="frame", leave=False) as inner:
+            with _bar(total=frames_run(video), desc=video.name, unit="frame", leave=False) as inner:
                 summary.masks += segment_video(
                     predictor, video, out / video.name, on_frame=lambda: inner.update(1)
                 )
