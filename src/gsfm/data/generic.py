@@ -78,7 +78,7 @@ def _davis_like(base: Path) -> dict[str, tuple[FrameSource, dict[str, Path]]]:
     frames, annotations = _subfolders(base / "JPEGImages"), _subfolders(base / "Annotations")
     for name in sorted(annotations.keys() - frames.keys()):
         raise InputError(
-            f"masks {annotations[name]} have no video: expected frames in "
+            f"mask folder {annotations[name]} has no video: expected frames in "
             f"{base / 'JPEGImages' / name}"
         )
     out: dict[str, tuple[FrameSource, dict[str, Path]]] = {}
