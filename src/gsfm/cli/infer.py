@@ -251,9 +251,8 @@ def _log_start(
     predictor: Any,
 ) -> None:
     log.info(
-        "%s %s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
-        args.dataset,
-        split,
+        "%s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
+        f"{args.dataset} {split}".strip(),
         len(videos),
         predictor.info.source if predictor.info else args.weights,
         config.top_k,

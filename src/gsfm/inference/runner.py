@@ -180,6 +180,8 @@ def segment_video(
     wanted = [i for i, flag in enumerate(video.output) if flag]
     if not wanted:
         return 0
+    for stray in folder.glob(".*.png.*.tmp"):  # an interrupted run's unfinished writes
+        stray.unlink(missing_ok=True)
     palette = None
     if not video.binary and video.masks:
         palette = annotation_palette(video.masks[video.start])
