@@ -66,3 +66,23 @@ def test_generic_has_no_splits(tmp_path, capsys):
     argv = ["infer", "--dataset", "generic", "--split", "val", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert "no splits" in capsys.readouterr().err
+
+
+def test_overlay_videos_and_resuming_into_them(tmp_path, capsys):
+    from gsfm.data.video import open_frames
+
+    root, out = tmp_path / "root", tmp_path / "out"
+    write_generic(root, "frames", [3, 4])
+    argv = ["infer", "--dataset", "generic", "--root", str(root), "--out", str(out), *WEIGHTS]
+    assert main(argv) == 0 and not list(out.glob("*.mp4"))
+    capsys.readouterr()
+    assert main([*argv, "--overlay"]) == 0  # finished masks, but no overlays yet: redone
+    assert "segmented 2 video(s)" in capsys.readouterr().out
+    for name, n in (("clip00", 3), ("clip01", 4)):
+        video = open_frames(out / f"{name}.mp4")
+        assert len(video) == n and video.size == (48, 64)
+        tinted = next(iter(video))[1]
+        plain = np.array(Image.open(root / "JPEGImages" / name / "00000.jpg"))
+        assert np.abs(tinted.astype(int) - plain).mean() > 1  # the objects are tinted
+    assert main([*argv, "--overlay"]) == 0
+    assert "segmented 0 video(s)" in capsys.readouterr().out

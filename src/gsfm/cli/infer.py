@@ -82,6 +82,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         },
     )
     p.add_argument(
+        "--overlay",
+        action="store_true",
+        help="also write <out>/<video>.mp4: the frames with their objects tinted",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="redo every video (and write into a folder that holds other files)",
@@ -161,7 +166,9 @@ def _run_single(
         raise
     _log_start(args, split, config, videos, predictor)
     runner.start_output(args.out, settings, videos, args.overwrite)
-    summary = runner.run_videos(predictor, videos, args.out, overwrite=args.overwrite)
+    summary = runner.run_videos(
+        predictor, videos, args.out, overwrite=args.overwrite, overlay=args.overlay
+    )
     summary.zip_path = runner.write_zip(args.dataset, split, videos, args.out)
 
     line = (
@@ -199,7 +206,9 @@ def _run_sharded(
     def plan() -> tuple[list[list[int]], list[int]]:
         runner.start_output(args.out, settings, videos, args.overwrite)
         todo = [
-            i for i, v in enumerate(videos) if args.overwrite or not runner.is_finished(v, args.out)
+            i
+            for i, v in enumerate(videos)
+            if args.overwrite or not runner.is_finished(v, args.out, args.overlay)
         ]
         costs = [runner.frames_run(videos[i]) for i in todo]
         shards = shard.balance(costs, ranks.world_size)
@@ -221,7 +230,11 @@ def _run_sharded(
     began = time.perf_counter()
     for video in mine:
         masks = runner.segment_video(
-            predictor, video, args.out / video.name, on_frame=progress.frame
+            predictor,
+            video,
+            args.out / video.name,
+            on_frame=progress.frame,
+            overlay_to=runner.overlay_path(video, args.out) if args.overlay else None,
         )
         progress.video(masks)
     totals = progress.wait_for_all()
