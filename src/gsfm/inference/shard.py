@@ -10,8 +10,9 @@ several:
 - the unfinished videos are split by frame count (longest first, each to the least loaded
   rank), not by name, so ranks finish together; a video half-written by an earlier run is
   redone, whatever the world size was then;
-- each rank runs on its own device (`cuda:LOCAL_RANK`, or the CPU cores divided between the
-  node's ranks) and writes its videos into the one output folder (PNGs are atomic);
+- each rank runs on its own device (`cuda:LOCAL_RANK`, shared round-robin when a node starts
+  more processes than it has GPUs, or the CPU cores divided between the node's ranks) and
+  writes its videos into the one output folder (PNGs are atomic);
 - progress (videos and frames, all ranks) goes through the process group's key-value store:
   rank 0 shows one overall bar, the other ranks log to `<out>/.gsfm-logs/rank<k>.log`;
 - after every rank is done, rank 0 writes the upload zip and the summary.
@@ -76,14 +77,14 @@ def start() -> Ranks:
     world = int(env["WORLD_SIZE"])
     if world == 1:
         return Ranks()
-    import torch
     import torch.distributed as dist
 
     rank, local = int(env["RANK"]), int(env["LOCAL_RANK"])
     local_world = int(env.get("LOCAL_WORLD_SIZE", world))
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    # gloo even on GPUs: the ranks only exchange small decisions and counters (no tensors
+    # to reduce), and gloo lets two ranks share a GPU where NCCL refuses.
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend, timeout=COLLECTIVE_TIMEOUT)
+        dist.init_process_group(backend="gloo", timeout=COLLECTIVE_TIMEOUT)
     ranks = Ranks(rank, world, local, local_world)
     run_id = broadcast(ranks, lambda: uuid.uuid4().hex[:12])
     return Ranks(rank, world, local, local_world, run_id)
@@ -105,7 +106,7 @@ def device_for(ranks: Ranks, name: str) -> str:
     import torch
 
     if name in ("auto", "cuda") and torch.cuda.is_available():
-        return f"cuda:{ranks.local_rank}"
+        return f"cuda:{ranks.local_rank % torch.cuda.device_count()}"
     return "cpu" if name == "auto" else name
 
 
