@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint slow bench clean
+.PHONY: setup demo test lint slow bench mutants clean
 
 $(BIN)/gsfm: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ slow: setup
 
 bench: setup
 	$(BIN)/gsfm bench
+
+# Plant known bugs one at a time in a temporary copy and check the tests catch them.
+mutants: setup
+	$(BIN)/python scripts/mutants.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,7 +4,9 @@ verbs below need an extra, and say which in one line when it is missing.
 - train: scipy (the procedural data's motion paths), scikit-image (its photo textures),
   tensorboard (training logs), for `gsfm train`, `gsfm data` and `gsfm bench` (whose clips
   come from the procedural generator);
-- plots: matplotlib, for the evaluation's bar chart (skipped without it).
+- plots: matplotlib, for the evaluation's bar chart (skipped without it);
+- onnx: onnx and onnxscript (torch's dynamo ONNX exporter needs both), onnxruntime, for
+  `gsfm export` and `--backend onnxruntime`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gsfm.errors import GSFMError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("scipy", "skimage", "tensorboard"),
     "plots": ("matplotlib",),
+    "onnx": ("onnx", "onnxscript", "onnxruntime"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -180,3 +181,14 @@ def _one_thread():
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+
+
+def test_demo_on_an_out_another_run_holds_is_refused(tiny_sample, tmp_path, capsys):
+    from gsfm.ownership import claim
+
+    out = tmp_path / "out"
+    with claim(out, what="--out"):
+        assert main(["demo", "--out", str(out), *WEIGHTS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"is in use by another gsfm run (pid {os.getpid()}" in err[-1]
+    assert not out.exists()

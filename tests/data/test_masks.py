@@ -206,3 +206,52 @@ def test_resize_labels_nearest():
     assert np.array_equal(resize_labels(up, (H, W)), labels)
     pil = np.asarray(Image.fromarray(labels).resize((25, 17), Image.NEAREST))
     assert np.mean(resize_labels(labels, (17, 25)) == pil) > 0.98  # differs only on exact ties
+
+
+# ----------------------------------------------------------------------------- 16-bit masks
+
+
+def _save16(path, labels: np.ndarray) -> None:
+    Image.fromarray(labels.astype(np.uint16)).save(path)
+    with Image.open(path) as img:
+        assert img.mode.startswith("I;16")  # really a 16-bit PNG
+
+
+def test_16bit_ids_above_255_are_objects_in_ascending_order(tmp_path):
+    ids16 = np.choose(blobs(), [0, 3000, 1000, 2000])  # blob 1 -> 3000, 2 -> 1000, 3 -> 2000
+    _save16(tmp_path / "m.png", ids16)
+    mask = read_mask(tmp_path / "m.png")
+    assert mask.object_ids == [1, 2, 3]
+    expected = np.choose(blobs(), [0, 3, 1, 2])  # 1000 -> 1, 2000 -> 2, 3000 -> 3
+    assert np.array_equal(mask.labels, expected)
+
+
+def test_16bit_small_ids_are_kept(tmp_path):
+    _save16(tmp_path / "m.png", np.choose(blobs(), [0, 7, 200, 41]))
+    mask = read_mask(tmp_path / "m.png")
+    assert mask.object_ids == [7, 41, 200]
+    assert np.array_equal(mask.labels, np.choose(blobs(), [0, 7, 200, 41]))
+
+
+@pytest.mark.parametrize("high", [65535, 255, 1])
+def test_16bit_binary_is_one_object(tmp_path, high):
+    _save16(tmp_path / "m.png", (blobs() > 0) * high)
+    mask = read_mask(tmp_path / "m.png")
+    assert mask.object_ids == [1] and np.array_equal(mask.labels, (blobs() > 0).astype(np.uint8))
+
+
+def test_16bit_300_ids_is_a_clear_error(tmp_path):
+    labels = np.zeros((60, 100), np.uint16)
+    for n in range(300):  # 300 solid 2x6 objects... give each a 3x3-solid body
+        r, c = divmod(n, 20)
+        labels[r * 4 : r * 4 + 3, c * 5 : c * 5 + 4] = 1000 + n
+    _save16(tmp_path / "m.png", labels)
+    with pytest.raises(InputError, match="300 distinct ids, more than the 255"):
+        read_mask(tmp_path / "m.png")
+
+
+def test_16bit_antialiased_mask_is_refused(tmp_path):
+    fg = Image.fromarray(((blobs() > 0) * 255).astype(np.uint8)).filter(ImageFilter.BoxBlur(1))
+    _save16(tmp_path / "m.png", np.array(fg).astype(np.uint16) * 257)  # soft 0..65535 edges
+    with pytest.raises(InputError, match="antialiased"):
+        read_mask(tmp_path / "m.png")

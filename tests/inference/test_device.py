@@ -54,8 +54,8 @@ def test_bf16_masks_agree_with_fp32_on_the_demo_clip():
     """Fast mode keeps the bundled model's masks: >= 99% of pixels as in fp32 (first 8
     frames of the bundled sample clip at 120p; bf16 is slow on CPUs without native bf16)."""
     from gsfm import VideoPredictor
-    from gsfm.cli.demo import sample_dir
     from gsfm.data.masks import read_mask
+    from gsfm.data.sample import sample_dir
     from gsfm.data.video import open_frames
 
     frames = [frame for _, frame in open_frames(sample_dir() / "clip.mp4")][:8]

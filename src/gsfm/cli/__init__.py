@@ -19,6 +19,7 @@ VERBS = {
     "train": "gsfm.cli.train",
     "demo": "gsfm.cli.demo",
     "bench": "gsfm.cli.bench",
+    "export": "gsfm.cli.export",
 }
 
 

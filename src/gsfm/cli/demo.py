@@ -14,7 +14,6 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,13 @@ from gsfm.atomic import staged_output
 from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.data.masks import read_labels, read_mask, write_palette_png
 from gsfm.data.overlay import contact_sheet, overlay
+from gsfm.data.sample import MASKS_DIR, find_sample, sample_dir
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError, WeightsError
 from gsfm.evaluation.davis import object_jf
 from gsfm.evaluation.metrics import statistics
 from gsfm.inference.track import track
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -41,14 +42,8 @@ DEFAULT_OUT = Path("outputs/demo")
 DEFAULT_WEIGHTS = "gsfm-tiny"
 SHEET_FRAMES = 6  # frames shown on the contact sheet, evenly spaced, first and last included
 SHEET_COLUMNS = 3
-MASKS_DIR = "masks"
 OVERLAY_NAME = "overlay.mp4"
 SHEET_NAME = "contact_sheet.png"
-
-
-def sample_dir() -> Path:
-    """Where the bundled sample clip is installed (a function so tests can swap the clip)."""
-    return Path(str(resources.files("gsfm"))) / "assets" / "sample"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -78,15 +73,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(p, ("size",))
     p.set_defaults(func=run)
     return p
-
-
-@dataclass
-class Sample:
-    """The bundled clip's files."""
-
-    video: Path
-    first_mask: Path
-    masks: list[Path]
 
 
 @dataclass
@@ -126,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if first.labels.shape != source.size:
         raise InputError(f"the sample's first mask does not match its {source.size} frames")
 
-    with staged_output(args.out) as staging:
+    with claimed(args.out, what="--out"), staged_output(args.out) as staging:
         predictions, sheet_images, seconds = segment(
             source, first.labels, first.palette, predictor, staging
         )
@@ -166,18 +152,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def find_sample(folder: Path) -> Sample:
-    """The sample's files, or an InputError saying the installation is incomplete."""
-    video, first, masks = folder / "clip.mp4", folder / "first_mask.png", folder / MASKS_DIR
-    missing = [p for p in (video, first, masks) if not p.exists()]
-    if missing:
-        raise InputError(
-            f"the bundled sample clip is incomplete ({', '.join(str(p) for p in missing)} "
-            "missing); reinstall gsfm, or regenerate it with scripts/make_sample_clip.py"
-        )
-    return Sample(video, first, sorted(masks.glob("*.png")))
 
 
 def check_output(out: Path) -> None:

@@ -10,14 +10,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import (
+    add_backend_options,
+    add_device_option,
+    add_engine_options,
+    backend_settings,
+    build_predictor,
+    check_backend,
+    engine_config,
+)
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
 from gsfm.inference import runner, shard
+from gsfm.outputs import check_apart, check_creatable
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.data.roots import VideoSample
@@ -72,6 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         + ")",
     )
     add_device_option(p)
+    add_backend_options(p)
     add_engine_options(
         p,
         ("precision", "size", "top_k", "mem_every"),
@@ -110,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         resize=spec.resize,
         reaggregate_on_join=spec.reaggregate_on_join,
     )
+    check_backend(args)
 
     videos = runner.list_videos(args.dataset, split, args.root)  # InputError: root / split
     if not videos:
@@ -124,12 +137,17 @@ def run(args: argparse.Namespace) -> int:
         "precision": config.precision,
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
+        **backend_settings(args),
     }
+    check_apart([("--out", args.out)], input_folders(videos))
+    if not args.out.exists():
+        check_creatable(args.out, "--out")
     ranks = shard.start()
     try:
         if ranks.distributed:
             return _run_sharded(args, ranks, split, config, videos, settings)
-        return _run_single(args, split, config, videos, settings)
+        with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
+            return _run_owned(args, videos, settings, config, split)
     except shard.PeerFailedError as exc:  # rank 0 printed the error; this rank just stops
         log.info("%s", exc)
         return exc.exit_code
@@ -141,24 +159,50 @@ def run(args: argparse.Namespace) -> int:
         shard.finish(ranks)
 
 
-def _make_predictor(args: argparse.Namespace, config: EngineConfig, device: str) -> Any:
-    from gsfm.inference.predictor import VideoPredictor  # torch: loaded only when running
+def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
+    """The folders a run reads: each video's frames (or video file) and annotations."""
+    folders = {
+        p.parent
+        for v in videos
+        for p in [
+            *v.frames[:1],
+            *([v.source.path] if v.source is not None else []),
+            *list(v.masks.values())[:1],
+        ]
+    }
+    return [("dataset folder", folder) for folder in sorted(folders)]
 
-    # WeightsError, device errors
-    return VideoPredictor.from_weights(args.weights, device=device, **asdict(config))
+
+def check_run_memory(
+    device: str, videos: list[VideoSample], mem_every: int, size: int | None
+) -> None:
+    """Refuse a --size whose memory read would not fit, for the longest video of each size."""
+    from gsfm.inference.budget import check_memory
+    from gsfm.inference.device import resolve_device
+
+    device = str(resolve_device(device))
+    longest: dict[tuple[int, int], int] = {}
+    for video in videos:
+        frame = video.frame_shape(0)
+        longest[frame] = max(longest.get(frame, 0), len(video.output))
+    for frame, count in longest.items():
+        check_memory(frame, size, count, mem_every, None, device)
 
 
-def _run_single(
+def _run_owned(
     args: argparse.Namespace,
-    split: str,
-    config: EngineConfig,
     videos: list[VideoSample],
     settings: dict[str, Any],
+    config: EngineConfig,
+    split: str,
 ) -> int:
+    """The run proper, while it holds --out."""
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        predictor = _make_predictor(args, config, args.device)
+        check_run_memory(args.device, videos, config.mem_every, config.size)
+        # WeightsError, device errors
+        predictor = build_predictor(args, **asdict(config))
     except BaseException:
         if created:  # leave no empty folder behind a run that never started
             with contextlib.suppress(OSError):
@@ -191,14 +235,35 @@ def _run_sharded(
     videos: list[VideoSample],
     settings: dict[str, Any],
 ) -> int:
-    """One rank of a torchrun run: rank 0 decides, every rank segments its share."""
-    import time
+    """One rank of a torchrun run: rank 0 holds --out and decides, every rank segments its
+    share."""
+    with contextlib.ExitStack() as held:
 
-    shard.broadcast(ranks, lambda: runner.check_output(args.out, settings, args.overwrite))
+        def check() -> None:  # rank 0: claim --out for the whole run, then check it
+            held.enter_context(claimed(args.out, what="--out"))
+            runner.check_output(args.out, settings, args.overwrite)
+
+        shard.broadcast(ranks, check)
+        return _segment_share(args, ranks, split, config, videos, settings)
+
+
+def _segment_share(
+    args: argparse.Namespace,
+    ranks: shard.Ranks,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+) -> int:
+    """Load the network on this rank's device, take the share rank 0 assigns, segment it,
+    wait for the others; rank 0 then writes the zip and the summary."""
     shard.log_to_file(ranks, args.out)
     device = shard.device_for(ranks, args.device)
     shard.divide_threads(ranks, device)
-    predictor = _make_predictor(args, config, device)
+    check_run_memory(device, videos, config.mem_every, config.size)
+    predictor = build_predictor(
+        argparse.Namespace(**{**vars(args), "device": device}), **asdict(config)
+    )
     if ranks.is_main:
         _log_start(args, split, config, videos, predictor)
         log.info("%d processes; other ranks log to %s", ranks.world_size, args.out / shard.LOG_DIR)

@@ -1,19 +1,24 @@
 """Options that several verbs share, generated from the config dataclasses so that a flag's
 name, type, default, choices and range check have one source: `EngineConfig` for the
-engine's settings (segment, infer, demo), the device names for --device."""
+engine's settings (segment, infer, demo), the device names for --device; and `--backend` /
+`--onnx` with the one function that builds the predictor they ask for."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, Field, fields
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from gsfm.errors import OptionError
+from gsfm.errors import InputError, OptionError
 from gsfm.inference.config import DEVICES, EngineConfig
 
 _ENGINE_FIELDS: dict[str, Field[Any]] = {
     f.name: f for f in fields(EngineConfig) if f.metadata.get("cli", True)
 }
+
+if TYPE_CHECKING:
+    from gsfm.inference.predictor import VideoPredictor
 
 
 def flag(name: str) -> str:
@@ -69,3 +74,66 @@ def add_device_option(p: argparse.ArgumentParser, default: str | None = "auto") 
     """--device: one of DEVICES, or an indexed one such as cuda:1."""
     names = ", ".join(DEVICES[:-1]) + f" or {DEVICES[-1]}"
     p.add_argument("--device", default=default, help=f"{names} (default: {default or 'auto'})")
+
+
+# ----------------------------------------------------------------------------- backend
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """`--backend torch|onnxruntime` and `--onnx DIR` (a folder written by `gsfm export`)."""
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="run the networks in PyTorch (--weights) or under onnxruntime (--onnx) "
+        "(default: torch)",
+    )
+    p.add_argument(
+        "--onnx",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --backend onnxruntime: a folder written by gsfm export (--weights unused)",
+    )
+
+
+def check_backend(args: argparse.Namespace) -> None:
+    """One-line errors for a --backend/--onnx pair that cannot work, before any loading
+    (the files' sizes and hashes are checked when they load)."""
+    backend, folder = getattr(args, "backend", "torch"), getattr(args, "onnx", None)
+    if backend == "onnxruntime":
+        if folder is None:
+            raise InputError("--backend onnxruntime needs --onnx DIR (a folder of gsfm export)")
+        from gsfm.export.manifest import read_manifest
+        from gsfm.extras import require
+
+        require("onnx", "--backend onnxruntime")
+        read_manifest(folder, verify=False)
+    elif folder is not None:
+        raise InputError("--onnx DIR is used with --backend onnxruntime only")
+
+
+def backend_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What a run records about its backend (nothing for the default torch backend)."""
+    if getattr(args, "backend", "torch") == "torch":
+        return {}
+    return {"backend": args.backend, "onnx": str(args.onnx)}
+
+
+def build_predictor(args: argparse.Namespace, **options: Any) -> VideoPredictor:
+    """The predictor the arguments ask for: --weights in PyTorch, or --onnx under onnxruntime.
+
+    `options` are EngineConfig fields (top_k, mem_every, size, ...); --device picks the torch
+    device and, for onnxruntime, the providers (cpu: CPU only; auto/cuda: CUDA/TensorRT first
+    when onnxruntime has them).
+    """
+    check_backend(args)
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        from gsfm.export.runtime import onnx_predictor
+
+        return onnx_predictor(args.onnx, device=args.device, **options)
+    from gsfm.inference.predictor import VideoPredictor
+
+    return VideoPredictor.from_weights(args.weights, device=args.device, **options)

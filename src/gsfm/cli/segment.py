@@ -1,9 +1,11 @@
 """`gsfm segment`: segment the objects of a video from their masks in one or more frames.
 
 Everything that can be checked before the network runs is checked first (output folder,
-input, masks, weights), so a bad argument costs nothing and writes nothing. Masks are written
-into a hidden staging folder beside `--out` and moved into place only when every frame is
-done: an error or Ctrl-C half-way leaves the output folder as it was.
+input, masks, weights, memory), so a bad argument costs nothing and writes nothing. The run
+claims --out (and --overlay) first: a second run on them is refused. Masks are written into a
+hidden staging folder and published only when every frame is done, replacing the old set of
+masks as a whole (`gsfm.atomic.staged_output`): an error or Ctrl-C half-way leaves the output
+folder as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import (
+    add_backend_options,
+    add_device_option,
+    add_engine_options,
+    build_predictor,
+    check_backend,
+    engine_config,
+)
 from gsfm.data.masks import (
     DAVIS_PALETTE,
     LabelMask,
@@ -34,6 +43,8 @@ from gsfm.data.overlay import overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
 from gsfm.inference.track import track
+from gsfm.outputs import check_apart, check_creatable, check_file_output
+from gsfm.ownership import claimed, lock_names
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -93,11 +104,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             f"unbounded, or {LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)"
         },
     )
+    add_backend_options(p)
     p.add_argument(
         "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
     )
     p.add_argument(
-        "--overwrite", action="store_true", help="write into a non-empty --out / existing overlay"
+        "--overwrite",
+        action="store_true",
+        help="replace the masks (*.png) of a non-empty --out as a whole (other files stay) "
+        "and an existing overlay",
     )
     p.set_defaults(func=run)
     return p
@@ -115,16 +130,23 @@ class GivenMask:
 def run(args: argparse.Namespace) -> int:
     """Check everything, segment every frame into a staging folder, then move it into --out."""
     check_arguments(args)
-    if args.input.is_dir() and args.out.exists() and args.out.samefile(args.input):
-        raise OutputError("--out is the input folder; write the masks to another folder")
-    check_output(args.out, args.overlay, args.overwrite)
-    source = open_frames(args.input)  # InputError when missing or unreadable
-    masks, palette = read_masks(args, source)
-    cap = memory_cap(args.max_memory_frames, len(source))
-    predictor = make_predictor(args, cap)
-
-    with staged_output(args.out) as staging:
-        seconds = segment_into(staging, source, masks, palette, predictor, args.overlay)
+    check_paths(args)
+    with contextlib.ExitStack() as owned:
+        # One run per output: claimed before the "is it empty" check, so that two runs
+        # started together cannot both pass it (a second one is refused in one line).
+        owned.enter_context(claimed(args.out, what="--out"))
+        if args.overlay is not None:
+            owned.enter_context(claimed(args.overlay, what="--overlay"))
+        check_output(args.out, args.overlay, args.overwrite)
+        source = open_frames(args.input)  # InputError when missing or unreadable
+        masks, palette = read_masks(args, source)
+        cap = memory_cap(args.max_memory_frames, len(source))
+        check_run_memory(args, source, cap)
+        predictor = make_predictor(args, cap)
+        # --out is replaced as a set of masks: a reader sees the old set or the new one;
+        # files that are not masks (*.png) stay.
+        with staged_output(args.out, whole=True, keep=lambda name: not is_mask_name(name)) as st:
+            seconds = segment_into(st, source, masks, palette, predictor, args.overlay)
     frames, objects = len(source), len(predictor.object_ids)
     rate = frames / seconds if seconds > 0 else float("inf")
     print(
@@ -140,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 def check_arguments(args: argparse.Namespace) -> None:
     """Engine settings in range and one --mask-frame per --mask (when more than one mask)."""
     engine_config(args)  # the engine's range checks, before anything is read
+    check_backend(args)
     if args.mask_frame is not None and len(args.mask_frame) != len(args.mask):
         raise InputError(
             f"{len(args.mask)} --mask but {len(args.mask_frame)} --mask-frame; give one "
@@ -149,23 +172,45 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise InputError("several --mask need a --mask-frame each (the frame they belong to)")
 
 
+def is_mask_name(name: str) -> bool:
+    return name.lower().endswith(".png")
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Every output apart from every input, and creatable, before anything is read."""
+    inputs = [("input folder" if args.input.is_dir() else "input video", args.input)]
+    inputs += [("--mask", path) for path in args.mask]
+    if Path(str(args.weights)).is_file():
+        inputs.append(("--weights", Path(str(args.weights))))
+    outputs = [("--out", args.out), ("--overlay", args.overlay)]
+    check_apart(outputs, inputs, replaced_folders=[args.out])
+    if args.out.exists() and not args.out.is_dir():
+        raise OutputError(f"--out {args.out} exists and is not a folder")
+    if not args.out.exists():
+        check_creatable(args.out, "--out")
+    check_file_output(args.overlay, "--overlay", args.overwrite, VIDEO_SUFFIXES)
+
+
+def check_run_memory(args: argparse.Namespace, source: FrameSource, cap: int | None) -> None:
+    """Refuse a --size whose memory read alone would not fit (see gsfm.inference.budget)."""
+    from gsfm.inference.budget import check_memory
+    from gsfm.inference.device import resolve_device
+
+    device = str(resolve_device(args.device))
+    size = engine_config(args).size
+    check_memory(source.size, size, len(source), args.mem_every, cap, device)
+
+
 def check_output(out: Path, overlay: Path | None, overwrite: bool) -> None:
     """Refuse to clobber anything, before any work is done."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(p.name not in lock_names() for p in out.iterdir()) and not overwrite:
         raise OutputError(
             f"output folder {out} exists and is not empty; pass --overwrite to replace its "
             "masks, or choose another --out"
         )
-    if overlay is None:
-        return
-    if overlay.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(f"--overlay {overlay}: the name must end in {', '.join(VIDEO_SUFFIXES)}")
-    if overlay.is_dir():
-        raise OutputError(f"--overlay {overlay} is a folder")
-    if overlay.exists() and not overwrite:
-        raise OutputError(f"overlay video {overlay} exists; pass --overwrite to replace it")
+    check_file_output(overlay, "--overlay", overwrite, VIDEO_SUFFIXES)
 
 
 def memory_cap(requested: int | None, frames: int) -> int | None:
@@ -273,10 +318,8 @@ def later_mask_ids(
 
 
 def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
-    from gsfm.inference.predictor import VideoPredictor
-
     config = engine_config(args, max_memory_frames=cap)
-    return VideoPredictor.from_weights(args.weights, device=args.device, **asdict(config))
+    return build_predictor(args, **asdict(config))
 
 
 def segment_into(

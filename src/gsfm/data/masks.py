@@ -8,6 +8,8 @@ the palette their colours come from, so the output masks look like the input mas
 - grey masks ('L', '1', 16-bit, or RGB whose pixels are all grey): one object, the pixels
   brighter than half the brightest pixel (so 0/1, 0/255 and soft 0..255 masks all work); a grey
   mask holding a few small values (0, 1, 2, ... as `cv2.imwrite` saves an id map) is read as ids.
+  16/32-bit integer masks are read by their values: one value (0/65535) is one object, several
+  are ids (kept up to 255, else numbered 1..n in ascending order; more than 255 is an error).
   Palette: `DAVIS_PALETTE`.
 - colour (RGB/RGBA) masks: each distinct non-black colour is an object (transparent pixels are
   background); ids follow the DAVIS palette when every colour is one of its entries, else the
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_RGB_COLOURS = 32
 # Grey masks whose values are all in 1..MAX_GREY_ID (and at least two of them) are id maps.
 MAX_GREY_ID = 32
+# A palette PNG (what gsfm writes) has 256 entries: background + 255 objects.
+MAX_OBJECT_ID = 255
 
 FIX_HINT = (
     "save it as a palette PNG of object ids, or paint it with a hard brush and save without "
@@ -186,18 +190,49 @@ def _full_palette(flat: list[int]) -> np.ndarray:
 
 
 def _grey_labels(grey: np.ndarray, path: Path) -> np.ndarray:
-    """One object (pixels over half the maximum), or an id map when it holds a few small ids."""
+    """One object, or an id map: see the module docstring (8-bit and float masks may be soft,
+    wider integer masks hold ids)."""
     grey = np.asarray(grey)
     if grey.dtype == bool:
         return grey.astype(np.uint8)
     values = np.unique(grey)
+    if values[0] < 0:
+        raise InputError(f"mask {path} holds negative values ({values[0]}); ids must be >= 0")
     nonzero = values[values > 0]
-    if len(nonzero) >= 2 and nonzero.max() <= MAX_GREY_ID and np.all(nonzero == np.round(nonzero)):
-        log.info("grey mask %s holds ids %s: read as one object per value", path, nonzero.tolist())
-        return grey.astype(np.uint8)
     if len(nonzero) == 0:
         return np.zeros(grey.shape, dtype=np.uint8)
+    if len(nonzero) == 1:  # 0/1, 0/255, 0/65535: one object
+        return (grey > 0).astype(np.uint8)
+    if grey.dtype.kind in "iu" and grey.dtype.itemsize > 1:
+        return _wide_ids(grey, nonzero, path)
+    if nonzero.max() <= MAX_GREY_ID and np.all(nonzero == np.round(nonzero)):
+        log.info("grey mask %s holds ids %s: read as one object per value", path, nonzero.tolist())
+        return grey.astype(np.uint8)
     return (grey > nonzero.max() / 2).astype(np.uint8)
+
+
+def _wide_ids(grey: np.ndarray, ids: np.ndarray, path: Path) -> np.ndarray:
+    """A 16/32-bit integer mask read by its values: ids up to 255 are kept; larger ones are
+    numbered 1..n in ascending order (a palette PNG holds 255 objects at most)."""
+    if len(ids) > MAX_OBJECT_ID:
+        raise InputError(
+            f"16-bit mask {path} holds {len(ids)} distinct ids, more than the {MAX_OBJECT_ID} "
+            "objects a palette PNG can hold; if it is a soft (antialiased) mask, save it as "
+            "8-bit or black-and-white"
+        )
+    index = np.searchsorted(ids, grey) + 1  # position of each value among the ids, 1-based
+    index[grey == 0] = 0
+    thin = _thin_colours(index, list(range(1, len(ids) + 1)))
+    if len(thin) >= 3 and len(thin) >= len(ids) - len(thin):
+        raise InputError(
+            f"16-bit mask {path} has {len(ids)} values, {len(thin)} of them only thin slivers "
+            f"along edges; it looks antialiased: {FIX_HINT}"
+        )
+    if ids.max() <= MAX_OBJECT_ID:
+        return grey.astype(np.uint8)
+    shown = ", ".join(f"{v} -> {n}" for n, v in enumerate(ids[:5].tolist(), 1))
+    log.info("mask %s holds ids above %d: read as objects %s", path, MAX_OBJECT_ID, shown)
+    return index.astype(np.uint8)
 
 
 def _colour_labels(rgb: np.ndarray, path: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,9 @@ from gsfm.errors import InputError, OptionError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
+# Beyond this shorter side the memory read alone needs tens of GB (gsfm.inference.budget);
+# larger values are typos (--size 100000 tried to allocate 216 GB).
+MAX_SIZE = 4096
 # how frames and given masks reach the network's size (gsfm.inference.resize)
 ANTIALIAS = "antialias"
 ORIGINAL = "original"
@@ -63,6 +66,8 @@ class EngineConfig:
         _at_least("top_k", self.top_k, 1, "all entries")
         _at_least("mem_every", self.mem_every, 1)
         _at_least("size", self.size, 16, "native")
+        if self.size is not None and self.size > MAX_SIZE:
+            raise OptionError("size", 16, self.size, "native", maximum=MAX_SIZE)
         _at_least("max_memory_frames", self.max_memory_frames, 2, "unbounded")
         if self.precision not in PRECISIONS:
             raise InputError(

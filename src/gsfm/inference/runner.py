@@ -44,6 +44,7 @@ from gsfm.data.submission import write_submission_zip
 from gsfm.data.video import FOLDER_FPS, VideoWriter, read_frame
 from gsfm.errors import InputError, OutputError
 from gsfm.inference.track import track
+from gsfm.ownership import lock_names
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
@@ -112,7 +113,7 @@ def check_output(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
         return
     previous = read_manifest(out)
     if previous is None:
-        if any(p.name != MANIFEST for p in out.iterdir()):
+        if any(p.name not in (MANIFEST, *lock_names()) for p in out.iterdir()):
             raise OutputError(
                 f"output folder {out} is not empty and holds no gsfm infer results; pass "
                 "--overwrite to write into it, or choose another --out"

@@ -37,7 +37,16 @@ class SpectralFilter(nn.Module):
         self._masks: dict[tuple[int, int, str], Tensor] = {}
 
     def frequency_mask(self, height: int, width: int, device: torch.device) -> Tensor:
-        """The fixed (H, W) weighting of the spectrum, built once per size and device."""
+        """The fixed (H, W) weighting of the spectrum, built once per size and device.
+
+        Not cached while torch.export/compile traces the module (symbolic sizes are not
+        hashable, and a traced tensor must not leak into the cache): the graph builds it.
+        """
+        if torch.compiler.is_compiling() or not (
+            isinstance(height, int) and isinstance(width, int)
+        ):
+            g = frequency_gaussian(height, width, self.sigma, device)
+            return g if self.keep == "high" else 1.0 - g
         key = (height, width, str(device))
         mask = self._masks.get(key)
         if mask is None:

@@ -28,14 +28,76 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
-        data = dict(data)
-        if "decoder_dims" in data:
-            data["decoder_dims"] = tuple(data["decoder_dims"])
-        return cls(**data)
+        """A config from a file's metadata, every field checked (`validate_config`)."""
+        return validate_config(data)
+
+
+# Bounds of a config read from a file: generous around both variants (widths 32/64, value_dim
+# 128/512), tight enough that no file can make us build a network of many GB (value_dim 10^7
+# would be ~46 GB) before its tensors are even compared with it.
+INT_BOUNDS = {
+    "key_width": (1, 256),
+    "value_width": (1, 256),
+    "key_dim": (1, 1024),
+    "value_dim": (1, 2048),
+}
+DECODER_DIM_BOUNDS = (1, 1024)
+SIGMA_BOUNDS = (1e-3, 1e4)
+
+
+def validate_config(data: object) -> ModelConfig:
+    """Check every field of a config read from a file (types, known backbone, bounds) before
+    anything is built from it; ValueError naming the first bad field."""
+    import math
+
+    from gsfm.model.backbone import BLOCKS
+
+    if not isinstance(data, dict):
+        raise ValueError(f"the config must be a mapping of fields, got {type(data).__name__}")
+    unknown = set(data) - {f.name for f in fields(ModelConfig)}
+    if unknown:
+        raise ValueError(f"unknown model config fields: {sorted(map(str, unknown))}")
+    out = dict(data)
+
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if "variant" in out and not (isinstance(out["variant"], str) and 0 < len(out["variant"]) < 65):
+        raise ValueError(f"variant must be a short name, got {out['variant']!r:.80}")
+    for name in ("key_backbone", "value_backbone"):
+        if name in out and (not isinstance(out[name], str) or out[name] not in BLOCKS):
+            raise ValueError(f"{name} must be one of {sorted(BLOCKS)}, got {out[name]!r:.80}")
+    for name, (low, high) in INT_BOUNDS.items():
+        if name in out and not (is_int(out[name]) and low <= out[name] <= high):
+            raise ValueError(f"{name} must be an integer in {low}..{high}, got {out[name]!r:.80}")
+    if "decoder_dims" in out:
+        dims = out["decoder_dims"]
+        low, high = DECODER_DIM_BOUNDS
+        if not (
+            isinstance(dims, (list, tuple))
+            and len(dims) == 2
+            and all(is_int(d) and low <= d <= high for d in dims)
+        ):
+            raise ValueError(
+                f"decoder_dims must be two integers in {low}..{high}, got {dims!r:.80}"
+            )
+        out["decoder_dims"] = tuple(dims)
+    if "spectral_sigma" in out:
+        sigma = out["spectral_sigma"]
+        low, high = SIGMA_BOUNDS
+        if not (
+            isinstance(sigma, (int, float))
+            and not isinstance(sigma, bool)
+            and math.isfinite(sigma)
+            and low <= sigma <= high
+        ):
+            raise ValueError(
+                f"spectral_sigma must be a number in {low:g}..{high:g}, got {sigma!r:.80}"
+            )
+        out["spectral_sigma"] = float(sigma)
+    if "single_object" in out and not isinstance(out["single_object"], bool):
+        raise ValueError(f"single_object must be true or false, got {out['single_object']!r:.80}")
+    return ModelConfig(**out)
 
 
 VARIANTS: dict[str, ModelConfig] = {

@@ -136,7 +136,21 @@ def read_torch_file(path: Path) -> dict[str, Tensor]:
         or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
     ):
         raise WeightsError(f"{path} holds no state dict of tensors")
+    check_finite(obj, path)
     return strip_prefix(strip_prefix(obj), "_orig_mod.")
+
+
+def check_finite(state: dict[str, Tensor], source: str | Path) -> None:
+    """Refuse NaN/Inf weights (a diverged training run): they would only give empty masks."""
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        more = f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise WeightsError(
+            f"{source} holds NaN or infinite values in {len(bad)} tensor(s): "
+            f"{', '.join(bad[:5])}{more}; the training that wrote it diverged"
+        )
 
 
 def is_torchvision_resnet(state: dict[str, Tensor]) -> bool:
@@ -279,6 +293,7 @@ def read_safetensors(path: Path) -> tuple[dict[str, Tensor], ModelConfig, dict[s
             f"cannot read {path} as safetensors (truncated or not a weights file): "
             f"{str(exc).splitlines()[0][:200]}"
         ) from None
+    check_finite(state, path)
     if "config" not in metadata:
         config, problems = infer_config(state)
         if problems:
@@ -292,6 +307,8 @@ def read_safetensors(path: Path) -> tuple[dict[str, Tensor], ModelConfig, dict[s
         info = json.loads(metadata.get("info", "{}"))
     except ValueError as exc:
         raise WeightsError(f"bad model config in the metadata of {path}: {exc}") from None
+    if not isinstance(info, dict):
+        raise WeightsError(f"bad model config in the metadata of {path}: 'info' is not a mapping")
     try:
         return state, ModelConfig.from_dict(config_data), info
     except (TypeError, ValueError) as exc:
@@ -350,6 +367,12 @@ def _config_or_error(name: str) -> ModelConfig:
 
 def _load_own(path: Path) -> tuple[GSFM, WeightsInfo]:
     state, config, metadata = read_safetensors(path)
+    with torch.device("meta"):  # compare shapes before allocating anything the file claims
+        problems = layout_problems(state, GSFM(config).state_dict())
+    if problems:
+        raise WeightsError(
+            f"{path} does not fit its {config.variant} config: " + "; ".join(problems)
+        )
     net = GSFM(config)
     load_state_strict(net, state, str(path))
     info = WeightsInfo(

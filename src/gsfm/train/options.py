@@ -127,6 +127,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--load-model", metavar="CKPT", type=Path, help="resume exactly from NAME_checkpoint.pth"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a run folder that holds an earlier run (its checkpoint and weights "
+        "are deleted); without it such an --id is refused: resume it with --load-model",
+    )
 
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -181,9 +187,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, A
 def run(args: argparse.Namespace) -> int:
     """Train (or resume); errors propagate as GSFMError."""
     require("train", "gsfm train")
+    from gsfm.train.run_folder import owned_run_folder
     from gsfm.train.trainer import train  # needs the [train] extra
 
     cfg, payload = config_from_args(args)
-    folder = train(cfg, resume=payload)
+    resume_from, overwrite = args.load_model, getattr(args, "overwrite", False)
+    with owned_run_folder(cfg.saves, cfg.run_id, resume_from=resume_from, overwrite=overwrite):
+        folder = train(cfg, resume=payload)
     log.info("done: %s", folder)
     return 0

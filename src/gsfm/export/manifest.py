@@ -1,0 +1,120 @@
+"""The manifest of an export folder: what was exported, how, and a checksum of every file.
+
+`gsfm-onnx.json` beside the .onnx files records the variant and model config, the precision
+and opset, the torch and gsfm versions, and per graph its file, size in bytes, sha256 and the
+names and symbolic shapes of its inputs and outputs. Loading checks sizes and hashes first, so
+a truncated, replaced or foreign file is refused with one line instead of failing (or
+silently running) deep inside onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gsfm.atomic import atomic_path
+from gsfm.errors import WeightsError
+from gsfm.export.defaults import GRAPH_NAMES
+
+MANIFEST_NAME = "gsfm-onnx.json"
+FORMAT_TAG = "gsfm-onnx-v1"
+
+
+@dataclass
+class GraphEntry:
+    """One exported graph."""
+
+    file: str
+    bytes: int
+    sha256: str
+    inputs: dict[str, list[int | str]]
+    outputs: dict[str, list[int | str]]
+
+
+@dataclass
+class Manifest:
+    """Everything needed to run and to trust an export folder."""
+
+    variant: str
+    config: dict[str, Any]
+    precision: str
+    fft: str  # "matmul" (FFTs as matrix products) or "dft" (ONNX DFT ops)
+    opset: int
+    torch: str
+    gsfm: str
+    source: str
+    graphs: dict[str, GraphEntry] = field(default_factory=dict)
+    format: str = FORMAT_TAG
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> Path:
+    path = folder / MANIFEST_NAME
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest.to_dict(), indent=1) + "\n")
+    return path
+
+
+def read_manifest(folder: str | Path, verify: bool = True) -> Manifest:
+    """The folder's manifest; with `verify`, every graph file is checked against it.
+
+    Every problem is a one-line WeightsError (missing folder or manifest, bad JSON, another
+    format, missing graph, wrong size, wrong hash).
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST_NAME
+    if not folder.is_dir():
+        raise WeightsError(f"ONNX folder {folder} not found (make one with gsfm export)")
+    if not path.is_file():
+        raise WeightsError(f"{folder} holds no {MANIFEST_NAME}; is it a gsfm export folder?")
+    try:
+        data = json.loads(path.read_text())
+        graphs = {k: GraphEntry(**v) for k, v in data.pop("graphs").items()}
+        manifest = Manifest(**data, graphs=graphs)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise WeightsError(
+            f"{path} is not a readable gsfm export manifest ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120] if str(exc) else 'bad layout'})"
+        ) from None
+    if manifest.format != FORMAT_TAG:
+        raise WeightsError(f"{path} is of format {manifest.format!r}, expected {FORMAT_TAG!r}")
+    missing = [name for name in GRAPH_NAMES if name not in manifest.graphs]
+    if missing:
+        raise WeightsError(f"{path} lists no {', '.join(missing)} graph; export again")
+    if verify:
+        verify_files(folder, manifest)
+    return manifest
+
+
+def verify_files(folder: Path, manifest: Manifest) -> None:
+    """Each graph file exists with the recorded size and sha256, else one WeightsError."""
+    for name in GRAPH_NAMES:
+        entry = manifest.graphs[name]
+        path = folder / entry.file
+        if not path.is_file():
+            raise WeightsError(f"{path} ({name}) is missing from the export folder; export again")
+        size = path.stat().st_size
+        if size != entry.bytes:
+            raise WeightsError(
+                f"{path} is {size} bytes but the manifest says {entry.bytes} (truncated or "
+                "replaced file); export again"
+            )
+        digest = sha256_file(path)
+        if digest != entry.sha256:
+            raise WeightsError(
+                f"{path} does not match its sha256 in {MANIFEST_NAME} (file changed after "
+                "export); export again"
+            )
