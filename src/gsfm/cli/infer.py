@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
             return _run_owned(args, videos, settings, config, split)
     except shard.PeerFailedError as exc:  # rank 0 printed the error; this rank just stops
-        log.info("%s", exc)
+        log.debug("%s", exc)
         return exc.exit_code
     except Exception as exc:
         if ranks.distributed:
