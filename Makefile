@@ -1,11 +1,11 @@
 # One-command set-up, demo and tests. torch is pinned first so that nothing pulls CUDA wheels;
-# .[dev] installs every extra (train, plots) and the test tools.
+# .[dev] installs every extra (train, plots, onnx, serve) and the test tools.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint slow bench mutants clean
+.PHONY: setup demo serve test lint slow browser bench mutants clean
 
 $(BIN)/gsfm: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,9 @@ setup: $(BIN)/gsfm
 demo: setup
 	$(BIN)/gsfm demo --out outputs/demo
 
+serve: setup
+	$(BIN)/gsfm serve
+
 lint: setup
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
@@ -27,7 +30,11 @@ test: lint
 	$(BIN)/pytest -q -m "not slow"
 
 slow: setup
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m "slow and not browser"
+
+# gsfm serve in headless Chromium (Debian's chromium package, driven by Playwright for Python)
+browser: setup
+	$(BIN)/pytest -q -m browser
 
 bench: setup
 	$(BIN)/gsfm bench

@@ -6,7 +6,8 @@ verbs below need an extra, and say which in one line when it is missing.
   come from the procedural generator);
 - plots: matplotlib, for the evaluation's bar chart (skipped without it);
 - onnx: onnx and onnxscript (torch's dynamo ONNX exporter needs both), onnxruntime, for
-  `gsfm export` and `--backend onnxruntime`.
+  `gsfm export` and `--backend onnxruntime`;
+- serve: fastapi and uvicorn, for `gsfm serve` (the web app).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("scipy", "skimage", "tensorboard"),
     "plots": ("matplotlib",),
     "onnx": ("onnx", "onnxscript", "onnxruntime"),
+    "serve": ("fastapi", "uvicorn"),
 }
 
 

@@ -20,6 +20,7 @@ VERBS = {
     "demo": "gsfm.cli.demo",
     "bench": "gsfm.cli.bench",
     "export": "gsfm.cli.export",
+    "serve": "gsfm.cli.serve",
 }
 
 
