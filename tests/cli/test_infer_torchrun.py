@@ -19,7 +19,9 @@ from tests.data.generic_fixture import write_generic
 
 pytestmark = pytest.mark.slow
 
-LENGTHS = [8, 20, 12, 16, 10, 14]  # 6 videos of different lengths (80 frames)
+# 6 videos of different lengths (80 frames): by frame count each rank gets 40; split by name
+# (halves or alternating) one rank would get 44 or 50.
+LENGTHS = [20, 8, 16, 10, 14, 12]
 SIZE = (72, 96)
 ARGS = ["--dataset", "generic", "--device", "cpu", "--size", "72"]  # bundled gsfm-tiny
 
@@ -106,10 +108,10 @@ def test_two_ranks_equal_one_process(dataset, tmp_path):
     assert got.keys() == reference.keys()
     for name, labels in reference.items():
         np.testing.assert_array_equal(got[name], labels, err_msg=name)
-    # Rank 1 logged to its file, not to the terminal; both ranks had work (frame balance).
+    # Balanced by frames; rank 1 logged to its file, not to the terminal.
     log = (tmp_path / "out" / ".gsfm-logs" / "rank1.log").read_text()
-    assert "rank 1:" in log and "video(s)" in log
-    assert "rank 1:" not in stderr
+    assert "rank 1: 3 video(s), 40 frame(s)" in log
+    assert "rank 0: 3 video(s), 40 frame(s)" in stderr and "rank 1:" not in stderr
 
 
 def rank_pid(launcher: int, rank: int) -> int | None:
