@@ -8,8 +8,9 @@ from pathlib import Path
 import gsfm
 
 ROOT = Path(gsfm.__file__).parent
-# The command line itself and the `python -m gsfm` / `python -m gsfm.bench` entry points.
-ALLOWED = {"__main__.py", "bench/__main__.py"}
+# The command line itself and the `python -m gsfm` / `python -m gsfm.bench` entry points, and
+# `python -m gsfm.infer` (= `gsfm infer`, the module torchrun runs).
+ALLOWED = {"__main__.py", "bench/__main__.py", "infer.py"}
 
 
 def test_no_library_module_imports_gsfm_cli():

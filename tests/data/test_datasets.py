@@ -27,6 +27,7 @@ def test_table_matches_the_original_instructions():
         "davis2017": (2017, "data/DAVIS/2017/trainval"),
         "youtube2018": (2018, "data/YouTube2018"),
         "youtube2019": (2019, "data/YouTube"),
+        "generic": (0, "data/videos"),  # a user's own videos (no year, no splits)
     }
     assert DATASETS["davis2017"].default_root("test-dev") == Path("data/DAVIS/2017/test-dev")
     assert DATASETS["davis2017"].default_root("val") == Path("data/DAVIS/2017/trainval")

@@ -42,6 +42,37 @@ def test_cli_errors_are_one_line(davis2017, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsys, monkeypatch):
+    root, seqs = davis2017
+    results = tmp_path / "results"
+    for name, frames in seqs.items():
+        write_seq(results / name, frames[:, ::-1])  # flipped: scores well below 1
+    argv = ["evaluate", "--dataset", "davis2017", "--root", str(root), "--results", str(results)]
+    assert main([*argv, "--workers", "1", "--out", str(tmp_path / "w1")]) == 0
+    one = capsys.readouterr().out
+    assert main([*argv, "--workers", "2", "--out", str(tmp_path / "w2")]) == 0
+    assert capsys.readouterr().out == one and "1.000000" not in one.splitlines()[2]
+    for name in ("global_results-val.csv", "per-sequence_results-val.csv"):
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+
+    # Without --workers: the cores this process may use.
+    import gsfm.bench.machine
+    import gsfm.cli.evaluate as evaluate_cli
+
+    seen = []
+    real = evaluate_cli.evaluate_davis
+    monkeypatch.setattr(gsfm.bench.machine, "usable_cores", lambda: 3)
+    monkeypatch.setattr(
+        evaluate_cli,
+        "evaluate_davis",
+        lambda *a, **kw: seen.append(kw["workers"]) or real(*a, **{**kw, "workers": 1}),
+    )
+    assert main([*argv, "--out", str(tmp_path / "default")]) == 0
+    assert seen == [3]
+    assert main([*argv, "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+
+
 def test_without_the_plots_extra_the_scores_come_without_a_chart(
     davis2017, tmp_path, write_seq, capsys, monkeypatch
 ):

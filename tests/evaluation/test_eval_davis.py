@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from tests.evaluation.conftest import moving_boxes
 
 from gsfm.errors import InputError
 from gsfm.evaluation.davis import evaluate_davis, read_sequences
@@ -228,12 +229,33 @@ def test_davis2016_layout_binary_masks(tmp_path, write_seq, imageset):
 
 def test_workers_give_the_same_result(davis2017, tmp_path, write_seq):
     root, seqs = davis2017
+    # A third, longer sequence listed last: scheduled first (longest first), yet reported last.
+    seqs["zebra"] = moving_boxes(11, (22, 30), [(1, 2, 3), (2, 12, 1), (3, 5, 14)])
+    write_seq(root / "Annotations" / "480p" / "zebra", seqs["zebra"])
+    (root / "ImageSets" / "2017" / "val.txt").write_text("cars\ndog\nzebra\n")
     results = tmp_path / "results"
     for name, frames in seqs.items():
         write_seq(results / name, np.roll(frames, 1, axis=2))
-    one = evaluate_davis(root, "val", results, 2017, workers=1)
-    two = evaluate_davis(root, "val", results, 2017, workers=2)
+    one = evaluate_davis(root, "val", results, 2017, workers=1, out_dir=tmp_path / "one")
+    two = evaluate_davis(root, "val", results, 2017, workers=2, out_dir=tmp_path / "two")
+    assert [o.name for o in two.objects] == [o.name for o in one.objects]
+    assert [o.name for o in one.objects][-3:] == ["zebra_1", "zebra_2", "zebra_3"]
+    for a, b in zip(one.objects, two.objects):
+        np.testing.assert_array_equal(a.j, b.j)
+        np.testing.assert_array_equal(a.f, b.f)
     assert one.global_metrics() == two.global_metrics()
+    assert 0 < one.global_metrics()["J&F-Mean"] < 1
+    for name in ("global_results-val.csv", "per-sequence_results-val.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    with pytest.raises(InputError, match="workers"):
+        evaluate_davis(root, "val", results, 2017, workers=0)
+
+
+def test_first_missing_results_folder_in_split_order_is_reported(davis2017, tmp_path):
+    root, _ = davis2017
+    (tmp_path / "results" / "dog").mkdir(parents=True)
+    with pytest.raises(InputError, match="'cars'"):
+        evaluate_davis(root, "val", tmp_path / "results", 2017, workers=2)
 
 
 def test_missing_split_or_root_is_an_input_error(tmp_path):

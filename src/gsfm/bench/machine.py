@@ -7,8 +7,6 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def cpu_model() -> str:
     """The CPU's marketing name (/proc/cpuinfo on Linux, else what `platform` knows)."""
@@ -30,6 +28,8 @@ def usable_cores() -> int:
 
 def describe_machine() -> dict[str, Any]:
     """CPU, cores, torch build and threads, and the GPU when CUDA is there."""
+    import torch  # here, not at the top: usable_cores() serves torch-free commands too
+
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": usable_cores(),

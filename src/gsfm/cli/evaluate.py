@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gsfm.data.datasets import EVALUATED, dataset_spec
 from gsfm.errors import InputError
-from gsfm.evaluation.davis import evaluate_davis
+from gsfm.evaluation.davis import default_workers, evaluate_davis
 from gsfm.evaluation.report import format_report, save_chart
 from gsfm.extras import missing
 
@@ -43,7 +43,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="where to write the CSVs and chart (default: the results folder)",
     )
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes scoring sequences in parallel; the numbers do not depend on it "
+        "(default: the cores available)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -57,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
             f"DAVIS {year} {args.split} has no public ground truth; submit the results to the "
             "DAVIS evaluation server (CodaLab) instead"
         )
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
     root = args.root if args.root is not None else spec.default_root(args.split)
     if not root.is_dir():
         raise InputError(
@@ -66,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
             "ImageSets/ and Annotations/"
         )
     out_dir = args.out if args.out is not None else args.results
-    result = evaluate_davis(
-        root, args.split, args.results, year, workers=args.workers, out_dir=out_dir
-    )
+    result = evaluate_davis(root, args.split, args.results, year, workers=workers, out_dir=out_dir)
     if missing("plots"):
         log.info("no bar chart: it needs the [plots] extra (pip install 'gsfm[plots]')")
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from gsfm.cli.options import (
 )
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
-from gsfm.inference import runner
+from gsfm.inference import runner, shard
 from gsfm.outputs import check_apart, check_creatable
 from gsfm.ownership import claimed
 
@@ -38,21 +39,27 @@ log = logging.getLogger(__name__)
 
 def _defaults(field: str) -> str:
     """'20 for davis2016, 50 for davis2017, ...' from the dataset table."""
-    return ", ".join(f"{getattr(s, field)} for {s.name}" for s in DATASETS.values())
+    return ", ".join(
+        f"{getattr(s, field)} for {s.name}" for s in DATASETS.values() if getattr(s, field) != ""
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm infer` on the dispatcher's subparsers."""
     p = sub.add_parser(
         "infer",
-        help="segment a DAVIS / YouTube-VOS split into the submission layout",
+        help="segment a DAVIS / YouTube-VOS split, or a folder of your videos, into <out>/",
         description=(
             "Run every video of a benchmark split through the network from its given masks and "
             "write <out>/<video>/<frame>.png as the benchmark expects (DAVIS 2016: 0/255 masks; "
             "DAVIS 2017 and YouTube-VOS: palette PNGs of object ids; YouTube-VOS: only the "
             "scored frames, inference on all frames when <split>_all_frames exists). "
             "YouTube-VOS and DAVIS 2017 test-dev also get a ready-to-upload "
-            "<out>/<dataset>-<split>.zip. Finished videos are skipped when run again."
+            "<out>/<dataset>-<split>.zip. --dataset generic: your own videos, --root holding "
+            "JPEGImages/<video>/ + Annotations/<video>/<frame>.png, or videos/<name>.mp4 + "
+            "masks/<name>.png (+ masks/<name>/<frame>.png for later objects). Finished videos "
+            "are skipped when run again. Under torchrun (python -m gsfm.infer) the videos are "
+            "split between the processes."
         ),
     )
     p.add_argument("--dataset", choices=tuple(DATASETS), required=True)
@@ -87,6 +94,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         },
     )
     p.add_argument(
+        "--overlay",
+        action="store_true",
+        help="also write <out>/<video>.mp4: the frames with their objects tinted",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="redo every video (and write into a folder that holds other files)",
@@ -96,8 +108,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check, segment the unfinished videos, write the upload zip, print a summary."""
+    """Check, segment the unfinished videos, write the upload zip, print a summary.
+
+    Under torchrun with several processes the videos are split between them (`shard`)."""
     spec = dataset_spec(args.dataset)
+    if spec.family == "generic" and args.split is not None:
+        raise InputError("--split: --dataset generic has no splits (every video under --root)")
     split = args.split or spec.default_split
     config = engine_config(
         args,
@@ -126,29 +142,49 @@ def run(args: argparse.Namespace) -> int:
     check_apart([("--out", args.out)], input_folders(videos))
     if not args.out.exists():
         check_creatable(args.out, "--out")
-    with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
-        return _run_owned(args, videos, settings, config, split)
+    ranks = shard.start()
+    try:
+        if ranks.distributed:
+            return _run_sharded(args, ranks, split, config, videos, settings)
+        with claimed(args.out, what="--out"):  # one run per --out: a second one is refused
+            return _run_owned(args, videos, settings, config, split)
+    except shard.PeerFailedError as exc:  # rank 0 printed the error; this rank just stops
+        log.debug("%s", exc)
+        return exc.exit_code
+    except Exception as exc:
+        if ranks.distributed:
+            raise shard.rank_error(ranks, exc) from exc
+        raise
+    finally:
+        shard.finish(ranks)
 
 
 def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
-    """The folders a run reads: each video's frames and annotations."""
-    folders = {p.parent for v in videos for p in [*v.frames[:1], *list(v.masks.values())[:1]]}
+    """The folders a run reads: each video's frames (or video file) and annotations."""
+    folders = {
+        p.parent
+        for v in videos
+        for p in [
+            *v.frames[:1],
+            *([v.source.path] if v.source is not None else []),
+            *list(v.masks.values())[:1],
+        ]
+    }
     return [("dataset folder", folder) for folder in sorted(folders)]
 
 
 def check_run_memory(
-    args: argparse.Namespace, videos: list[VideoSample], mem_every: int, size: int | None
+    device: str, videos: list[VideoSample], mem_every: int, size: int | None
 ) -> None:
     """Refuse a --size whose memory read would not fit, for the longest video of each size."""
-    from gsfm.data.video import frame_size
     from gsfm.inference.budget import check_memory
     from gsfm.inference.device import resolve_device
 
-    device = str(resolve_device(args.device))
+    device = str(resolve_device(device))
     longest: dict[tuple[int, int], int] = {}
     for video in videos:
-        frame = frame_size(video.frames[0])
-        longest[frame] = max(longest.get(frame, 0), len(video.frames))
+        frame = video.frame_shape(0)
+        longest[frame] = max(longest.get(frame, 0), len(video.output))
     for frame, count in longest.items():
         check_memory(frame, size, count, mem_every, None, device)
 
@@ -164,7 +200,7 @@ def _run_owned(
     created = not args.out.exists()
     runner.check_output(args.out, settings, args.overwrite)  # OutputError: not writable, ...
     try:
-        check_run_memory(args, videos, config.mem_every, config.size)
+        check_run_memory(args.device, videos, config.mem_every, config.size)
         # WeightsError, device errors
         predictor = build_predictor(args, **asdict(config))
     except BaseException:
@@ -172,19 +208,11 @@ def _run_owned(
             with contextlib.suppress(OSError):
                 args.out.rmdir()
         raise
-    log.info(
-        "%s %s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
-        args.dataset,
-        split,
-        len(videos),
-        predictor.info.source if predictor.info else args.weights,
-        config.top_k,
-        config.mem_every,
-        config.size or "native",
-        predictor.device,
-    )
+    _log_start(args, split, config, videos, predictor)
     runner.start_output(args.out, settings, videos, args.overwrite)
-    summary = runner.run_videos(predictor, videos, args.out, overwrite=args.overwrite)
+    summary = runner.run_videos(
+        predictor, videos, args.out, overwrite=args.overwrite, overlay=args.overlay
+    )
     summary.zip_path = runner.write_zip(args.dataset, split, videos, args.out)
 
     line = (
@@ -197,3 +225,116 @@ def _run_owned(
         line += f"; upload {summary.zip_path}"
     print(line)
     return 0
+
+
+def _run_sharded(
+    args: argparse.Namespace,
+    ranks: shard.Ranks,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+) -> int:
+    """One rank of a torchrun run: rank 0 holds --out and decides, every rank segments its
+    share."""
+    with contextlib.ExitStack() as held:
+
+        def check() -> None:  # rank 0: claim --out for the whole run, then check it
+            held.enter_context(claimed(args.out, what="--out"))
+            runner.check_output(args.out, settings, args.overwrite)
+
+        shard.broadcast(ranks, check)
+        return _segment_share(args, ranks, split, config, videos, settings)
+
+
+def _segment_share(
+    args: argparse.Namespace,
+    ranks: shard.Ranks,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    settings: dict[str, Any],
+) -> int:
+    """Load the network on this rank's device, take the share rank 0 assigns, segment it,
+    wait for the others; rank 0 then writes the zip and the summary."""
+    shard.log_to_file(ranks, args.out)
+    device = shard.device_for(ranks, args.device)
+    shard.divide_threads(ranks, device)
+    check_run_memory(device, videos, config.mem_every, config.size)
+    predictor = build_predictor(
+        argparse.Namespace(**{**vars(args), "device": device}), **asdict(config)
+    )
+    if ranks.is_main:
+        _log_start(args, split, config, videos, predictor)
+        log.info("%d processes; other ranks log to %s", ranks.world_size, args.out / shard.LOG_DIR)
+
+    def plan() -> tuple[list[list[int]], list[int]]:
+        runner.start_output(args.out, settings, videos, args.overwrite)
+        todo = [
+            i
+            for i, v in enumerate(videos)
+            if args.overwrite or not runner.is_finished(v, args.out, args.overlay)
+        ]
+        costs = [runner.frames_run(videos[i]) for i in todo]
+        shards = shard.balance(costs, ranks.world_size)
+        return [[todo[j] for j in s] for s in shards], todo
+
+    shards, todo = shard.broadcast(ranks, plan)
+    mine = [videos[i] for i in shards[ranks.rank]]
+    log.info(
+        "rank %d: %d video(s), %d frame(s)",
+        ranks.rank,
+        len(mine),
+        sum(runner.frames_run(v) for v in mine),
+    )
+    progress = shard.Progress(
+        ranks,
+        total_frames=sum(runner.frames_run(videos[i]) for i in todo),
+        total_videos=len(todo),
+    )
+    began = time.perf_counter()
+    for video in mine:
+        masks = runner.segment_video(
+            predictor,
+            video,
+            args.out / video.name,
+            on_frame=progress.frame,
+            overlay_to=runner.overlay_path(video, args.out) if args.overlay else None,
+        )
+        progress.video(masks)
+    totals = progress.wait_for_all()
+    seconds = time.perf_counter() - began
+    zip_path = shard.broadcast(
+        ranks, lambda: runner.write_zip(args.dataset, split, videos, args.out)
+    )
+    if ranks.is_main:
+        line = (
+            f"segmented {totals['videos']} video(s) ({totals['masks']} masks) in "
+            f"{seconds:.1f} s into {args.out} with {ranks.world_size} processes"
+        )
+        skipped = len(videos) - len(todo)
+        if skipped:
+            line += f"; {skipped} already finished"
+        if zip_path is not None:
+            line += f"; upload {zip_path}"
+        print(line)
+    return 0
+
+
+def _log_start(
+    args: argparse.Namespace,
+    split: str,
+    config: EngineConfig,
+    videos: list[VideoSample],
+    predictor: Any,
+) -> None:
+    log.info(
+        "%s: %d video(s), weights %s, top-k %d, mem_every %d, size %s, device %s",
+        f"{args.dataset} {split}".strip(),
+        len(videos),
+        predictor.info.source if predictor.info else args.weights,
+        config.top_k,
+        config.mem_every,
+        config.size or "native",
+        predictor.device,
+    )

@@ -18,8 +18,8 @@ from gsfm.errors import InputError
 class DatasetSpec:
     """One benchmark: where it lives and how it is run, scored and submitted.
 
-    - family: the folder layout and its reader, "davis" (gsfm.data.davis) or "youtube"
-      (gsfm.data.youtube).
+    - family: the folder layout and its reader, "davis" (gsfm.data.davis), "youtube"
+      (gsfm.data.youtube) or "generic" (a user's own videos, gsfm.data.generic: no splits).
     - root: default folder, relative to the working directory as in the original
       repositories' instructions; `test_root`: where the test splits live when they are a
       separate download (DAVIS 2017 test-dev).
@@ -117,16 +117,26 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _youtube(2018, Path("data/YouTube2018")),
         _youtube(2019, Path("data/YouTube")),
+        DatasetSpec(
+            "generic",
+            "generic",
+            0,
+            Path("data/videos"),
+            splits=(),
+            gt_splits=(),
+            default_split="",
+        ),
     )
 }
 
 # Datasets `gsfm evaluate` scores (it implements the DAVIS toolkit's measures).
 EVALUATED = tuple(name for name, spec in DATASETS.items() if spec.family == "davis")
 
-# `gsfm data fixture` layouts: every dataset, plus the separate test download where one exists.
+# `gsfm data fixture` layouts: every benchmark, plus the separate test download where one exists.
 LAYOUTS = tuple(
     name
     for spec in DATASETS.values()
+    if spec.family != "generic"
     for name in (spec.name, *((f"{spec.name}-test-dev",) if spec.test_root else ()))
 )
 

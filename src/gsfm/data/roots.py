@@ -6,10 +6,17 @@ records, so the inference and training code never needs to know which dataset it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from gsfm.errors import InputError
+
+if TYPE_CHECKING:
+    from gsfm.data.video import FrameSource
 
 
 @dataclass
@@ -21,7 +28,8 @@ class VideoSample:
     later, and the PNG at that frame is only trusted for the objects introduced there).
     output[t]: whether a result must be written for frame t (YouTube-VOS runs on all frames
     but is scored on every 5th). binary: the PNGs are 0/255 single-object masks (DAVIS 2016):
-    read them as `labels > 0` -> object 1.
+    read them as `labels > 0` -> object 1. source: the frames come from a video file (then
+    `frames` is empty and the names are the source's).
     """
 
     name: str
@@ -30,11 +38,28 @@ class VideoSample:
     masks: dict[int, Path]
     objects: dict[int, int]
     binary: bool = False
+    source: FrameSource | None = None
 
     @property
     def frame_names(self) -> list[str]:
         """Frame file names without extension; results are written as `<name>.png`."""
+        if self.source is not None:
+            return list(self.source.names)
         return [p.stem for p in self.frames]
+
+    def frame_inputs(self) -> Iterable[Path | np.ndarray]:
+        """What `track()` reads: the frame paths, or the decoded frames of the video file."""
+        if self.source is not None:
+            return (rgb for _, rgb in self.source)
+        return self.frames
+
+    def frame_shape(self, index: int) -> tuple[int, int]:
+        """(H, W) of frame `index`, from the header."""
+        if self.source is not None:
+            return self.source.size
+        from gsfm.data.video import frame_size
+
+        return frame_size(self.frames[index])
 
     @property
     def start(self) -> int:

@@ -23,7 +23,7 @@ from gsfm.atomic import atomic_path
 from gsfm.data.davis import parse_split, split_file
 from gsfm.data.masks import read_labels
 from gsfm.errors import InputError, OutputError
-from gsfm.evaluation.metrics import boundary_f_measure, region_similarity, statistics
+from gsfm.evaluation.metrics import label_scores, statistics
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,9 @@ def read_ground_truth(
         if year == 2016:
             labels = (labels > 0).astype(np.uint8)
         else:
-            labels = np.where(labels == VOID_LABEL, 0, labels)
+            void = labels == VOID_LABEL
+            if void.any():  # rare: skip the masked write on frames without void pixels
+                labels[void] = 0
         if frames and labels.shape != frames[0].shape:
             raise InputError(
                 f"sequence '{sequence}': ground truth frame '{p.stem}' has size "
@@ -139,6 +141,14 @@ def read_ground_truth(
             )
         frames.append(labels)
     return np.stack(frames), [p.stem for p in paths]
+
+
+def results_folder(results_dir: str | Path, sequence: str) -> Path:
+    """`<results>/<sequence>`, or an InputError naming the sequence when it is missing."""
+    folder = Path(results_dir) / sequence
+    if not folder.is_dir():
+        raise InputError(f"sequence '{sequence}': results folder {folder} not found")
+    return folder
 
 
 def read_results(
@@ -150,9 +160,7 @@ def read_results(
 ) -> np.ndarray:
     """Predicted label maps `[T, H, W]` for the given frame ids (DAVIS 2016: binarised)."""
     year = _check_year(year)
-    folder = Path(results_dir) / sequence
-    if not folder.is_dir():
-        raise InputError(f"sequence '{sequence}': results folder {folder} not found")
+    folder = results_folder(results_dir, sequence)
     frames = []
     for frame_id in frame_ids:
         path = folder / f"{frame_id}.png"
@@ -191,28 +199,47 @@ def evaluate_sequence(
         )
     if n_objects == 0:
         log.warning("sequence '%s': first ground-truth frame has no objects; skipped", sequence)
-    scores = []
-    for k in range(1, n_objects + 1):
-        scores.append(ObjectScores(sequence, k, *object_jf(gt, pred, k)))
-    return scores
+    ids = range(1, n_objects + 1)
+    j, f = label_scores(gt, pred, ids)
+    return [ObjectScores(sequence, k, j[i], f[i]) for i, k in enumerate(ids)]
 
 
 def object_jf(gt: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame J and F of object id `k` in label maps [T, H, W] (absent = empty mask)."""
-    gt_k, pred_k = gt == k, pred == k
-    j = np.asarray(region_similarity(gt_k, pred_k), dtype=np.float64)
-    f = np.asarray(boundary_f_measure(gt_k, pred_k), dtype=np.float64)
-    return j, f
+    j, f = label_scores(gt, pred, [k])
+    return j[0], f[0]
 
 
-def _map(func: partial, items: list[str], workers: int) -> Iterator[list[ObjectScores]]:
-    if workers <= 1:
-        yield from map(func, items)
+def default_workers() -> int:
+    """Scoring processes when none are asked for: the cores this process may run on."""
+    from gsfm.bench.machine import usable_cores
+
+    return usable_cores()
+
+
+def _sequence_cost(davis_root: Path, sequence: str) -> int:
+    """Annotated frames of a sequence: scoring time grows with it (longest first)."""
+    return sum(1 for _ in (davis_root / "Annotations" / "480p" / sequence).glob("*.png"))
+
+
+def _scored(job: tuple[int, partial, str]) -> tuple[int, list[ObjectScores]]:
+    index, func, sequence = job
+    return index, func(sequence)
+
+
+def _map(
+    func: partial, items: list[str], workers: int, davis_root: Path
+) -> Iterator[tuple[int, list[ObjectScores]]]:
+    """(index, func(item)) for each item, in completion order, over `workers` processes."""
+    if workers <= 1 or len(items) <= 1:
+        yield from enumerate(map(func, items))
         return
+    # Longest sequences first, so that no worker is left alone with a long one at the end.
+    order = sorted(range(len(items)), key=lambda i: -_sequence_cost(davis_root, items[i]))
     # forkserver: no fork of a parent that may hold threads (tqdm monitor, BLAS, torch).
     ctx = multiprocessing.get_context("forkserver")
     with ctx.Pool(min(workers, len(items))) as pool:
-        yield from pool.imap(func, items)
+        yield from pool.imap_unordered(_scored, [(i, func, items[i]) for i in order])
 
 
 def evaluate_davis(
@@ -226,26 +253,33 @@ def evaluate_davis(
 ) -> EvaluationResult:
     """Evaluate a results folder on a DAVIS split and write the toolkit's CSVs.
 
-    CSVs go to `out_dir` (default: `results_dir`); they are always recomputed.
+    CSVs go to `out_dir` (default: `results_dir`); they are always recomputed. `workers`
+    processes score sequences in parallel (the numbers do not depend on how many).
     """
     year = _check_year(year)
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
     davis_root, results_dir = Path(davis_root), Path(results_dir)
     if not davis_root.is_dir():
         raise InputError(f"DAVIS {year} root {davis_root} not found")
     if not results_dir.is_dir():
         raise InputError(f"results folder {results_dir} not found")
     sequences = read_sequences(davis_root, split, year)
+    for sequence in sequences:  # before any work, and the first missing one in split order
+        results_folder(results_dir, sequence)
     func = partial(evaluate_sequence, davis_root=davis_root, results_dir=results_dir, year=year)
-    objects: list[ObjectScores] = []
+    per_sequence: list[list[ObjectScores]] = [[] for _ in sequences]
     progress = tqdm(
-        _map(func, sequences, workers),
+        _map(func, sequences, workers, davis_root),
         total=len(sequences),
         desc="evaluate",
         unit="seq",
         disable=None,
     )
-    for scores in progress:
-        objects.extend(scores)
+    for index, scores in progress:
+        per_sequence[index] = scores
+    # Split order whatever the order of completion: the output does not depend on `workers`.
+    objects = [obj for scores in per_sequence for obj in scores]
     result = EvaluationResult(year=year, split=split, sequences=sequences, objects=objects)
     write_csvs(result, out_dir if out_dir is not None else results_dir)
     return result

@@ -14,6 +14,7 @@ results, so a resumed run cannot silently mix results of two settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,10 +31,17 @@ from tqdm import tqdm
 from gsfm.atomic import atomic_path
 from gsfm.data import davis, youtube
 from gsfm.data.datasets import dataset_spec
-from gsfm.data.masks import annotation_palette, read_labels, write_binary_png, write_palette_png
+from gsfm.data.masks import (
+    DAVIS_PALETTE,
+    annotation_palette,
+    read_labels,
+    write_binary_png,
+    write_palette_png,
+)
+from gsfm.data.overlay import overlay
 from gsfm.data.roots import VideoSample
 from gsfm.data.submission import write_submission_zip
-from gsfm.data.video import frame_size
+from gsfm.data.video import FOLDER_FPS, VideoWriter, read_frame
 from gsfm.errors import InputError, OutputError
 from gsfm.inference.track import track
 from gsfm.ownership import lock_names
@@ -52,6 +60,10 @@ def list_videos(dataset: str, split: str, root: str | Path | None = None) -> lis
     spec = dataset_spec(dataset)
     if spec.family == "davis":
         return davis.list_videos(root, spec.year, split)
+    if spec.family == "generic":
+        from gsfm.data import generic
+
+        return generic.list_videos(root)
     return youtube.list_videos(root, split, use_all_frames=True, year=spec.year)
 
 
@@ -60,9 +72,22 @@ def output_names(video: VideoSample) -> list[str]:
     return [name for name, wanted in zip(video.frame_names, video.output) if wanted]
 
 
-def is_finished(video: VideoSample, out: Path) -> bool:
-    """Every expected PNG exists (each is written atomically, so existing means complete)."""
+def frames_run(video: VideoSample) -> int:
+    """Frames a video's run goes through: up to its last scored frame (0 when none is)."""
+    return max((i for i, wanted in enumerate(video.output) if wanted), default=-1) + 1
+
+
+def overlay_path(video: VideoSample, out: Path) -> Path:
+    """Where a video's overlay goes with --overlay: beside its folder of masks."""
+    return out / f"{video.name}.mp4"
+
+
+def is_finished(video: VideoSample, out: Path, overlay: bool = False) -> bool:
+    """Every expected PNG exists (each is written atomically, so existing means complete),
+    and with `overlay` the overlay video too (renamed into place when complete)."""
     folder = out / video.name
+    if overlay and not overlay_path(video, out).is_file():
+        return False
     return all((folder / f"{name}.png").is_file() for name in output_names(video))
 
 
@@ -147,7 +172,7 @@ def given_masks(video: VideoSample) -> dict[int, np.ndarray]:
         if not new:
             continue
         labels = read_labels(path, binary=video.binary)
-        size = frame_size(video.frames[index])
+        size = video.frame_shape(index)
         if labels.shape != size:
             raise InputError(
                 f"video {video.name}: annotation {path} is {labels.shape[1]}x{labels.shape[0]} "
@@ -163,34 +188,55 @@ def segment_video(
     folder: Path,
     *,
     on_frame: Callable[[], None] | None = None,
+    overlay_to: Path | None = None,
 ) -> int:
     """Segment one video into `folder`; returns the number of PNGs written.
 
     Frames before the first given mask get empty results without running the network, and
     frames after the last scored one are not run at all (online inference: they cannot change
-    the scored frames).
+    the scored frames). `overlay_to`: also write the frames run, objects tinted, as a video
+    (renamed into place only when complete).
     """
     wanted = [i for i, flag in enumerate(video.output) if flag]
     if not wanted:
         return 0
+    for stray in folder.glob(".*.png.*.tmp"):  # an interrupted run's unfinished writes
+        stray.unlink(missing_ok=True)
     palette = None
     if not video.binary and video.masks:
         palette = annotation_palette(video.masks[video.start])
     written = 0
-    for out in track(predictor, video.frames, given_masks(video), stop=wanted[-1] + 1):
-        if video.output[out.index]:
-            path = folder / f"{video.frame_names[out.index]}.png"
-            try:
-                if palette is None:
-                    write_binary_png(path, out.labels)
-                else:
-                    write_palette_png(path, out.labels, palette)
-            except OSError as exc:
-                raise OutputError(f"cannot write {path}: {exc}") from None
-            written += 1
-        if on_frame is not None:
-            on_frame()
+    frames = video.frame_inputs()
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if overlay_to is not None:
+            fps = video.source.fps if video.source is not None else FOLDER_FPS
+            writer = stack.enter_context(VideoWriter(overlay_to, fps))
+        for out in track(predictor, frames, given_masks(video), stop=wanted[-1] + 1):
+            if video.output[out.index]:
+                written += _write_result(folder, video, out.index, out.labels, palette)
+            if writer is not None:
+                image = out.frame if out.frame is not None else read_frame(frames[out.index])
+                colours = DAVIS_PALETTE if palette is None else palette
+                writer.write(overlay(image, out.labels, colours))
+            if on_frame is not None:
+                on_frame()
     return written
+
+
+def _write_result(
+    folder: Path, video: VideoSample, index: int, labels: np.ndarray, palette: np.ndarray | None
+) -> int:
+    """One result PNG (0/255 without a palette, else palette ids); returns 1."""
+    path = folder / f"{video.frame_names[index]}.png"
+    try:
+        if palette is None:
+            write_binary_png(path, labels)
+        else:
+            write_palette_png(path, labels, palette)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    return 1
 
 
 # ----------------------------------------------------------------------------- a split
@@ -213,13 +259,15 @@ def run_videos(
     out: Path,
     *,
     overwrite: bool = False,
+    overlay: bool = False,
 ) -> RunSummary:
     """Segment every unfinished video of `videos` into `out/<video>/` (all of them with
-    `overwrite`), with an overall progress bar and one per video."""
+    `overwrite`; with `overlay` also `out/<video>.mp4`), with an overall progress bar and one
+    per video."""
     summary = RunSummary()
     todo = []
     for video in videos:
-        if not overwrite and is_finished(video, out):
+        if not overwrite and is_finished(video, out, overlay):
             summary.skipped.append(video.name)
         else:
             todo.append(video)
@@ -233,10 +281,13 @@ def run_videos(
     began = time.perf_counter()
     with _bar(total=len(videos), initial=len(summary.skipped), desc="videos", unit="video") as bar:
         for video in todo:
-            frames = (max((i for i, f in enumerate(video.output) if f), default=-1)) + 1
-            with _bar(total=frames, desc=video.name, unit="frame", leave=False) as inner:
+            with _bar(total=frames_run(video), desc=video.name, unit="frame", leave=False) as inner:
                 summary.masks += segment_video(
-                    predictor, video, out / video.name, on_frame=lambda: inner.update(1)
+                    predictor,
+                    video,
+                    out / video.name,
+                    on_frame=lambda: inner.update(1),
+                    overlay_to=overlay_path(video, out) if overlay else None,
                 )
             summary.done.append(video.name)
             bar.update(1)
