@@ -74,7 +74,7 @@ MUTANTS: list[Mutant] = [
     _m("soft_aggregation_returns_log_p", "src/gsfm/model/aggregate.py",
        "return torch.log(p / (1 - p))", "return torch.log(p)",
        GOLDEN, issue_table=True),
-    _m("evaluation_swaps_j_and_f", "src/gsfm/evaluation/davis.py",
+    _m("evaluation_swaps_j_and_f", "src/gsfm/evaluation/metrics.py",
        "    return j, f\n", "    return f, j\n",
        "tests/evaluation", issue_table=True),
     _m("boundary_loss_weight_x10", "src/gsfm/train/config.py",
