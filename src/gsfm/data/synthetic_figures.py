@@ -278,8 +278,9 @@ def random_silhouette(
 ) -> Shape | Figure | Warped:
     """A figure kind with probability `figure_prob`, else a plain shape; bent over time with
     probability `warp_prob`."""
+    # Limbs, bars and ropes cover less of their reach than a plain shape of the same radius.
     figure = rng.random() < figure_prob
-    shape: Shape | Figure = random_figure(rng, radius) if figure else random_shape(rng, radius)
+    shape = random_figure(rng, 1.3 * radius) if figure else random_shape(rng, radius)
     return maybe_warp(rng, shape, warp_prob)
 
 

@@ -54,6 +54,7 @@ MAX_SCALE_RATIO = 3.0  # largest/smallest size of an object within a clip (camer
 _CAMERA_ZOOM = 0.25  # largest log-zoom of the camera (objects); the far layers zoom less
 _PARALLAX = (0.35, 0.7)  # far background, middle layer: motion relative to the objects'
 _BG_MARGIN = 1.5
+_MAX_STREAK = 0.08  # longest motion-blur streak, as a fraction of the frame's shorter side
 
 Silhouette = Shape | Figure | Warped
 
@@ -125,9 +126,9 @@ def _clutter_layer(
 
 
 def _scale_path(rng: np.random.Generator, times: np.ndarray, span: float) -> np.ndarray:
-    """Log-scale keys within +-span/2: a steady approach or retreat (40%) or a wander."""
+    """Log-scale keys within +-span/2: a steady approach or retreat (50%) or a wander."""
     n = len(times)
-    if rng.random() < 0.4:
+    if rng.random() < 0.5:
         keys = np.linspace(-span / 2, span / 2, n) * (1 if rng.random() < 0.5 else -1)
         keys = keys + rng.uniform(-0.05, 0.05, size=n) * span
     else:
@@ -145,9 +146,10 @@ def _moving_sprite(
     size: tuple[int, int],
     motion: float,
     leave: bool,
+    room: float,
 ) -> _Sprite:
     """World paths: starts inside the middle of the frame, then roams over and beyond it (all
-    the way out and back when `leave`); log-scale span up to ln 3 minus the camera's zoom."""
+    the way out and back when `leave`); a log-scale span of 50-100% of `room`."""
     height, width = size
     spacing = 30.0 / max(motion, 1e-3) * float(rng.uniform(0.7, 1.4))
     tx, vx = _smooth(rng, num_frames, spacing, -0.1 * width, 1.1 * width)
@@ -160,7 +162,7 @@ def _moving_sprite(
         side = int(rng.integers(4))
         vx[j] = (-out, width + out, vx[j], vx[j])[side]
         vy[j] = (vy[j], vy[j], -out, height + out)[side]
-    span = float(rng.uniform(0.2, math.log(MAX_SCALE_RATIO) - _CAMERA_ZOOM))
+    span = float(rng.uniform(0.5, 1.0)) * room
     ts = np.linspace(0.0, max(num_frames - 1, 1), max(2, len(tx)))
     vs = _scale_path(rng, ts, span)
     ta, va = _smooth(rng, num_frames, spacing, -0.5, 0.5)
@@ -203,8 +205,9 @@ def _film(
     side = 2 * math.ceil(sprite.shape.extent * sprite.texel) + 3
     sprite.texture = render_texture(spec, side, side)
     if exposure > 0 and len(sprite.x) > 1:
-        v = np.stack([np.gradient(sprite.x), np.gradient(sprite.y)], axis=1)
-        sprite.streak = v * exposure
+        v = np.stack([np.gradient(sprite.x), np.gradient(sprite.y)], axis=1) * exposure
+        longest = _MAX_STREAK * min(height, width)
+        sprite.streak = v * np.minimum(1.0, longest / np.maximum(np.hypot(*v.T), 1e-6))[:, None]
 
 
 def _hard_scene(
@@ -223,6 +226,7 @@ def _hard_scene(
     """Draw every random choice of a hard clip (textures rendered, nothing composited)."""
     height, width = size
     cam = _camera(rng, num_frames, camera)
+    room = math.log(MAX_SCALE_RATIO) - float(np.ptp(cam[1]))  # scale ratio left to objects
     bh, bw = math.ceil(height * _BG_MARGIN), math.ceil(width * _BG_MARGIN)
     background = render_texture(random_texture(rng, (1.0, 2.5)), bh, bw)
     view = _layer_view(cam, _PARALLAX[0], size, (bh, bw))
@@ -240,7 +244,7 @@ def _hard_scene(
         shape = random_silhouette(rng, radius)
         spec = textured_texture(rng, round(2 * shape.extent))
         leave = rng.random() < 0.35
-        sprite = _moving_sprite(rng, i + 1, i, shape, spec, num_frames, size, motion, leave)
+        sprite = _moving_sprite(rng, i + 1, i, shape, spec, num_frames, size, motion, leave, room)
         objects.append((sprite, spec))
     fakes: list[tuple[_Sprite, TextureSpec]] = []
     for _ in range(distractors if objects else 0):
@@ -251,7 +255,7 @@ def _hard_scene(
             shape, spec = random_silhouette(rng, radius), tspec
         else:
             shape, spec = similar_silhouette(rng, target.shape), similar_texture(rng, tspec)
-        fake = _moving_sprite(rng, 0, -1, shape, spec, num_frames, size, motion, False)
+        fake = _moving_sprite(rng, 0, -1, shape, spec, num_frames, size, motion, False, room)
         if rng.random() < 0.5:
             _meet(rng, fake, target, num_frames)
         fakes.append((fake, spec))
@@ -264,7 +268,7 @@ def _hard_scene(
         )
         shape = maybe_warp(rng, shape, 0.3)
         spec = random_texture(rng)
-        blocker = _moving_sprite(rng, 0, -1, shape, spec, num_frames, size, motion, False)
+        blocker = _moving_sprite(rng, 0, -1, shape, spec, num_frames, size, motion, False, room)
         if objects and rng.random() < 0.8:
             _meet(rng, blocker, objects[int(rng.integers(len(objects)))][0], num_frames)
         blockers.append((blocker, spec))
