@@ -54,6 +54,7 @@ MAX_SCALE_RATIO = 3.0  # largest/smallest size of an object within a clip (camer
 _CAMERA_ZOOM = 0.25  # largest log-zoom of the camera (objects); the far layers zoom less
 _PARALLAX = (0.35, 0.7)  # far background, middle layer: motion relative to the objects'
 _BG_MARGIN = 1.5
+_MAX_TEXEL = 2.0
 _MAX_STREAK = 0.08  # longest motion-blur streak, as a fraction of the frame's shorter side
 
 Silhouette = Shape | Figure | Warped
@@ -201,7 +202,9 @@ def _film(
     sprite.y = fc[1] + pan[:, 1] * height + z * (s * dx + c * dy)
     sprite.angle = sprite.angle + roll
     sprite.scale = sprite.scale * z
-    sprite.texel = max(1.0, float(sprite.scale.max()))
+    # Texture pixels per local pixel: enough for the largest size, at most 2 (a close-up of a
+    # photo crop is soft, as a real zoom-in is; larger textures would dominate the cost).
+    sprite.texel = min(_MAX_TEXEL, max(1.0, float(sprite.scale.max())))
     side = 2 * math.ceil(sprite.shape.extent * sprite.texel) + 3
     sprite.texture = render_texture(spec, side, side)
     if exposure > 0 and len(sprite.x) > 1:
