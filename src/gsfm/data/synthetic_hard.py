@@ -55,7 +55,7 @@ _CAMERA_ZOOM = 0.25  # largest log-zoom of the camera (objects); the far layers 
 _PARALLAX = (0.35, 0.7)  # far background, middle layer: motion relative to the objects'
 _BG_MARGIN = 1.5
 _MAX_TEXEL = 2.0
-_MAX_STREAK = 0.08  # longest motion-blur streak, as a fraction of the frame's shorter side
+_MAX_STREAK = 0.06  # longest motion-blur streak, as a fraction of the frame's shorter side
 
 Silhouette = Shape | Figure | Warped
 
@@ -239,7 +239,9 @@ def _hard_scene(
         layers.append(_Layer(lcanvas, lalpha, _layer_view(cam, _PARALLAX[1], size, (bh, bw))))
 
     def exposure() -> float:
-        return float(rng.uniform(0.4, 1.2)) if rng.random() < 0.5 else 0.0
+        """Shutter open for 15-50% of the frame interval (a real camera's range), half the
+        sprites; a longer one makes fast objects ghosts, even in the annotated first frame."""
+        return float(rng.uniform(0.15, 0.5)) if rng.random() < 0.5 else 0.0
 
     objects: list[tuple[_Sprite, TextureSpec]] = []
     for i in range(num_objects):
