@@ -6,7 +6,9 @@ along smooth random paths over a photo background that slowly pans and zooms, wi
 changes, rotation, mutual occlusion (fixed z-order; labels belong to the visible object),
 objects entering late, unlabelled look-alike distractors, mild brightness drift, blur and noise.
 Everything is a function of the seed (one numpy Generator), so a clip can be regenerated
-anywhere instead of stored.
+anywhere instead of stored. The hard scenes (`synthetic_hard`: figures, thin and holed shapes,
+camera motion with parallax layers, motion blur, occluders) are drawn and composited by the
+same `_draw` and `_render`.
 """
 
 from __future__ import annotations
