@@ -1,4 +1,5 @@
-"""`gsfm data benchmark`: write the held-out procedural benchmark in the DAVIS 2017 layout."""
+"""`gsfm data benchmark`: write a held-out procedural set (standard or hard) in the DAVIS 2017
+layout."""
 
 from __future__ import annotations
 
@@ -24,8 +25,23 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
             "DAVIS 2017 layout (split 'val'), so that `gsfm infer --dataset davis2017 --root "
             "DIR` and `gsfm evaluate --dataset davis2017 --root DIR` work on it. Its seeds "
             f"({B.HELD_OUT_SEEDS.start:_}..{B.HELD_OUT_SEEDS.stop - 1:_}) are never used in "
-            "training; the same arguments always write the same dataset."
+            "training; the same arguments always write the same dataset. `--kind hard` writes "
+            "the hard set instead: articulated figures, thin and holed shapes, bending objects "
+            "that leave the frame and come back, 3x scale changes, a panning, zooming and "
+            "rolling camera with parallax, motion blur, lighting and colour drift, look-alikes "
+            "sharing the object's texture and untracked occluders (seeds "
+            f"{B.HARD_SEEDS.start:_}..{B.HARD_SEEDS.stop - 1:_}). Report videos "
+            f"{B.REPORTED_VIDEOS.start}-{B.REPORTED_VIDEOS.stop - 1} (the default "
+            f"{B.DEFAULT_VIDEOS}); choose checkpoints and settings on videos "
+            f"{B.VALIDATION_VIDEOS.start}-{B.VALIDATION_VIDEOS.stop - 1} (--videos "
+            f"{B.VALIDATION_VIDEOS.stop}, the first {B.REPORTED_VIDEOS.stop} left out)."
         ),
+    )
+    p.add_argument(
+        "--kind",
+        choices=B.KINDS,
+        default="standard",
+        help="which set: the standard held-out benchmark or the hard one (default: standard)",
     )
     p.add_argument("--out", type=Path, required=True, help="folder to write the dataset into")
     p.add_argument(
@@ -54,8 +70,9 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Check the arguments and the folder, then write the dataset."""
-    if not 1 <= args.videos <= B.MAX_BENCHMARK_VIDEOS:
-        raise InputError(f"--videos must be in 1..{B.MAX_BENCHMARK_VIDEOS}, got {args.videos}")
+    limit = B.MAX_BENCHMARK_VIDEOS if args.kind == "standard" else len(B.HARD_SEEDS)
+    if not 1 <= args.videos <= limit:
+        raise InputError(f"--videos must be in 1..{limit}, got {args.videos}")
     if args.frames < 3:
         raise InputError(
             f"--frames must be at least 3 (first and last frames are not scored), got {args.frames}"
@@ -68,13 +85,19 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         B.write_benchmark(
-            out, videos=args.videos, frames=args.frames, size=args.size, progress=progress
+            out,
+            videos=args.videos,
+            frames=args.frames,
+            size=args.size,
+            progress=progress,
+            kind=args.kind,
         )
     except OSError as exc:
         raise OutputError(f"cannot write the benchmark under {out}: {exc}") from exc
     height, width = args.size
+    what = "hard set" if args.kind == "hard" else "benchmark"
     print(
-        f"wrote the held-out benchmark: {args.videos} videos x {args.frames} frames of "
+        f"wrote the held-out {what}: {args.videos} videos x {args.frames} frames of "
         f"{width}x{height} to {out} (DAVIS 2017 layout, split val)"
     )
     return 0

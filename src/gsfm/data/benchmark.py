@@ -13,6 +13,14 @@ any training seed:
   and its scene parameters (objects, distractors, speed, sizes) come from that seed alone, so
   `--videos 3` is a prefix of the default 12-video set at the same frames and size.
 
+The hard set (`--kind hard`, `gsfm.data.synthetic_hard`: figures, thin and holed shapes,
+bends, objects leaving the frame, 3x scale changes, a moving camera with parallax, motion
+blur, colour and light drift, same-texture look-alikes, untracked occluders) has a range of its
+own, `HARD_SEEDS` = 10_010_000 .. 10_019_999: hard video i uses seed `HARD_SEED + i`, its
+parameters again from that seed alone. The reported sets are videos 0-11 of each kind;
+checkpoints and inference settings are chosen on videos 12-35 (`--videos 36`, the reported
+twelve left out), never on the reported ones.
+
 The benchmark is written in the DAVIS 2017 layout with every frame annotated and every video
 in the `val` split, so `gsfm infer --dataset davis2017 --split val` and `gsfm evaluate` run on
 it unchanged. Objects are all present in the first frame (the DAVIS protocol gives only that
@@ -33,6 +41,7 @@ import numpy as np
 from gsfm.data.fixtures import write_jpeg, write_lines
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
 from gsfm.data.synthetic import Clip, make_clip
+from gsfm.data.synthetic_hard import make_hard_clip
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,11 @@ HELD_OUT_SEEDS = range(HELD_OUT_BASE, HELD_OUT_BASE + 10_000)
 SAMPLE_SEED = HELD_OUT_BASE
 BENCHMARK_SEED = HELD_OUT_BASE + 1
 MAX_BENCHMARK_VIDEOS = len(HELD_OUT_SEEDS) - 1
+HARD_SEEDS = range(HELD_OUT_BASE + 10_000, HELD_OUT_BASE + 20_000)
+HARD_SEED = HARD_SEEDS.start
+KINDS = ("standard", "hard")
+REPORTED_VIDEOS = range(0, 12)  # the videos whose scores are reported (either kind)
+VALIDATION_VIDEOS = range(12, 36)  # where checkpoints and settings are chosen
 
 DEFAULT_VIDEOS = 12
 DEFAULT_FRAMES = 40
@@ -91,6 +105,60 @@ def video_plan(index: int) -> VideoPlan:
     )
 
 
+@dataclass(frozen=True)
+class HardPlan:
+    """Scene parameters of one hard video, all drawn from its seed."""
+
+    name: str
+    seed: int
+    num_objects: int
+    distractors: int
+    occluders: int
+    motion: float
+    size_range: tuple[float, float]
+    camera: float
+
+
+def hard_seed(index: int) -> int:
+    """The generator seed of hard video `index` (inside HARD_SEEDS)."""
+    if not 0 <= index < len(HARD_SEEDS):
+        raise ValueError(f"hard video index must be in 0..{len(HARD_SEEDS) - 1}")
+    return HARD_SEED + index
+
+
+def hard_plan(index: int) -> HardPlan:
+    """1-3 objects (cycling), 1-2 look-alikes, 0-2 untracked occluders, a speed of 0.75-2,
+    sizes and camera strength drawn from the seed."""
+    seed = hard_seed(index)
+    rng = np.random.default_rng([seed, 1])  # parameters only; the clip gets default_rng(seed)
+    low = float(rng.uniform(0.07, 0.12))
+    return HardPlan(
+        name=f"hard-{index:03d}",
+        seed=seed,
+        num_objects=1 + index % 3,
+        distractors=int(rng.integers(1, 3)),
+        occluders=int(rng.integers(0, 3)),
+        motion=round(float(rng.uniform(0.75, 2.0)), 3),
+        size_range=(round(low, 3), round(low + float(rng.uniform(0.08, 0.14)), 3)),
+        camera=round(float(rng.uniform(0.5, 1.5)), 3),
+    )
+
+
+def hard_clip(plan: HardPlan, frames: int, size: tuple[int, int]) -> Clip:
+    """The clip of one planned hard video (deterministic)."""
+    return make_hard_clip(
+        plan.seed,
+        frames,
+        *size,
+        plan.num_objects,
+        distractors=plan.distractors,
+        occluders=plan.occluders,
+        motion=plan.motion,
+        size_range=plan.size_range,
+        camera=plan.camera,
+    )
+
+
 def benchmark_clip(plan: VideoPlan, frames: int, size: tuple[int, int]) -> Clip:
     """The clip of one planned video (deterministic)."""
     return make_clip(
@@ -126,20 +194,27 @@ def write_benchmark(
     frames: int = DEFAULT_FRAMES,
     size: tuple[int, int] = DEFAULT_SIZE,
     progress: Callable[[int, int], None] | None = None,
-) -> list[VideoPlan]:
-    """Write the held-out benchmark under `out` in the DAVIS 2017 layout; returns the plans.
+    kind: str = "standard",
+) -> list[VideoPlan] | list[HardPlan]:
+    """Write the held-out benchmark (`kind` standard or hard) under `out` in the DAVIS 2017
+    layout; returns the plans.
 
     Every frame gets a JPEG and a palette PNG of object ids; ImageSets/2017/val.txt lists the
     videos; benchmark.json records the seeds and parameters so a result can be traced back.
     """
-    if not 1 <= videos <= MAX_BENCHMARK_VIDEOS:
-        raise ValueError(f"videos must be in 1..{MAX_BENCHMARK_VIDEOS}, got {videos}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    limit = MAX_BENCHMARK_VIDEOS if kind == "standard" else len(HARD_SEEDS)
+    if not 1 <= videos <= limit:
+        raise ValueError(f"videos must be in 1..{limit}, got {videos}")
     if frames < 3:
         raise ValueError(f"need at least 3 frames (first and last are not scored), got {frames}")
     out = Path(out)
-    plans = [video_plan(i) for i in range(videos)]
+    hard = kind == "hard"
+    plans = [hard_plan(i) if hard else video_plan(i) for i in range(videos)]
+    seeds = HARD_SEEDS if hard else HELD_OUT_SEEDS
     for k, plan in enumerate(plans):
-        clip = benchmark_clip(plan, frames, size)
+        clip = hard_clip(plan, frames, size) if hard else benchmark_clip(plan, frames, size)
         for t in range(frames):
             write_jpeg(out / "JPEGImages" / "480p" / plan.name / f"{t:05d}.jpg", clip.frames[t])
             png = out / "Annotations" / "480p" / plan.name / f"{t:05d}.png"
@@ -147,9 +222,11 @@ def write_benchmark(
         if progress is not None:
             progress(k + 1, videos)
     write_lines(out / "ImageSets" / "2017" / f"{SPLIT}.txt", [p.name for p in plans])
+    what = "hard procedural set" if hard else "procedural benchmark"
     meta = {
-        "description": "gsfm held-out procedural benchmark (never used in training)",
-        "held_out_seeds": [HELD_OUT_SEEDS.start, HELD_OUT_SEEDS.stop - 1],
+        "description": f"gsfm held-out {what} (never used in training)",
+        "kind": kind,
+        "held_out_seeds": [seeds.start, seeds.stop - 1],
         "frames": frames,
         "size": list(size),
         "split": SPLIT,

@@ -6,7 +6,9 @@ along smooth random paths over a photo background that slowly pans and zooms, wi
 changes, rotation, mutual occlusion (fixed z-order; labels belong to the visible object),
 objects entering late, unlabelled look-alike distractors, mild brightness drift, blur and noise.
 Everything is a function of the seed (one numpy Generator), so a clip can be regenerated
-anywhere instead of stored.
+anywhere instead of stored. The hard scenes (`synthetic_hard`: figures, thin and holed shapes,
+camera motion with parallax layers, motion blur, occluders) are drawn and composited by the
+same `_draw` and `_render`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from gsfm.data.synthetic_shapes import Shape, contour, random_shape, similar_shape
+from gsfm.data.synthetic_shapes import Shape, random_shape, similar_shape
 from gsfm.data.synthetic_textures import (
     TextureSpec,
     random_texture,
@@ -69,6 +71,17 @@ class _Sprite:
     scale: np.ndarray  # [T]
     angle: np.ndarray  # [T] radians
     keys: tuple[np.ndarray, ...] = ()  # (tx, vx, ty, vy) path keys, kept for forced meetings
+    streak: np.ndarray | None = None  # [T, 2] motion-blur vector in frame pixels (image only)
+
+
+@dataclass
+class _Layer:
+    """A background layer with holes (parallax): colour, opacity (uint8 0/255) and its own
+    frame -> layer affine per frame."""
+
+    canvas: np.ndarray  # uint8 [Hl, Wl, 3]
+    alpha: np.ndarray  # uint8 [Hl, Wl]
+    view: np.ndarray  # [T, 2, 3]
 
 
 @dataclass
@@ -78,7 +91,9 @@ class _Scene:
     background: np.ndarray  # uint8 [Hb, Wb, 3]
     view: np.ndarray  # [T, 2, 3] frame -> background affine (inverse map)
     sprites: list[_Sprite]  # back to front
-    gain: np.ndarray  # [T] brightness factor
+    gain: np.ndarray  # [T] brightness factor, or [T, 3] per channel (colour drift)
+    layers: list[_Layer] = field(default_factory=list)  # between background and sprites
+    light: np.ndarray | None = None  # [T, 2] gain slope across x and y (a moving light)
 
 
 def _smooth(
@@ -105,6 +120,18 @@ def _pose_matrix(sprite: _Sprite, t: int) -> np.ndarray:
     return sprite.scale[t] * np.array([[c, -s], [s, c]])
 
 
+def _streak_kernel(dx: float, dy: float) -> np.ndarray:
+    """Normalised line kernel of a motion-blur streak (dx, dy) pixels long."""
+    half = math.ceil(max(abs(dx), abs(dy)) / 2) + 1
+    k = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    c = np.array([half, half], np.float64)
+    d = np.array([dx / 2, dy / 2])
+    p0 = np.round((c - d) * 16).astype(np.int32)
+    p1 = np.round((c + d) * 16).astype(np.int32)
+    cv2.line(k, tuple(int(v) for v in p0), tuple(int(v) for v in p1), 1.0, 1, cv2.LINE_AA, 4)
+    return k / max(float(k.sum()), 1e-6)
+
+
 def _draw(
     sprite: _Sprite,
     t: int,
@@ -112,20 +139,31 @@ def _draw(
     canvas: np.ndarray | None,
     amodal: np.ndarray | None = None,
 ) -> None:
-    """Paint the sprite at frame t over the label map (and the image, and its amodal mask)."""
+    """Paint the sprite at frame t over the label map (and the image, and its amodal mask).
+
+    The silhouette is the shape's fill operations (`outline`: polygons painted in or cut out,
+    in order); the label map gets it exactly. A sprite with a motion-blur streak is smeared
+    along it in the image only (premultiplied alpha): the label is the object at frame time.
+    """
     height, width = labels.shape
     A = _pose_matrix(sprite, t)
     centre = np.array([sprite.x[t], sprite.y[t]])
-    pts = contour(sprite.shape, t) @ A.T + centre
-    x0, y0 = (max(0, math.floor(v)) for v in pts.min(axis=0))
-    x1 = min(width, math.ceil(pts[:, 0].max()) + 1)
-    y1 = min(height, math.ceil(pts[:, 1].max()) + 1)
+    ops = [(poly @ A.T + centre, value) for poly, value in sprite.shape.outline(t)]
+    pts = ops[0][0] if len(ops) == 1 else np.vstack([p for p, _ in ops])
+    streak = None if canvas is None or sprite.streak is None else sprite.streak[t]
+    if streak is not None and math.hypot(*streak) < 1.0:
+        streak = None
+    pad = 0 if streak is None else math.ceil(max(abs(streak[0]), abs(streak[1])) / 2) + 2
+    x0, y0 = (max(0, math.floor(v) - pad) for v in pts.min(axis=0))
+    x1 = min(width, math.ceil(pts[:, 0].max()) + 1 + pad)
+    y1 = min(height, math.ceil(pts[:, 1].max()) + 1 + pad)
     if x1 <= x0 or y1 <= y0:
         return  # entirely outside the frame
     origin = np.array([x0, y0])
     sel = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    fixed = np.round((pts - origin) * 16).astype(np.int32)  # 4 fractional bits
-    cv2.fillPoly(sel, [fixed], 1, lineType=cv2.LINE_8, shift=4)
+    for poly, value in ops:
+        fixed = np.round((poly - origin) * 16).astype(np.int32)  # 4 fractional bits
+        cv2.fillPoly(sel, [fixed], value, lineType=cv2.LINE_8, shift=4)
     sel = sel.view(bool)
     if canvas is not None:
         # texture pixel u -> frame pixel: A (u - centre_of_patch) / texel + centre - origin
@@ -139,7 +177,19 @@ def _draw(
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT_101,
         )
-        np.copyto(canvas[y0:y1, x0:x1], warped, where=sel[:, :, None])
+        if streak is None:
+            np.copyto(canvas[y0:y1, x0:x1], warped, where=sel[:, :, None])
+        else:
+            kernel = _streak_kernel(*streak)
+            alpha = sel.astype(np.float32)
+            border = cv2.BORDER_REPLICATE  # an object cut by the frame edge goes on beyond it
+            cover = cv2.filter2D(alpha, -1, kernel, borderType=border)[:, :, None]
+            paint = cv2.filter2D(
+                warped.astype(np.float32) * alpha[:, :, None], -1, kernel, borderType=border
+            )
+            region = canvas[y0:y1, x0:x1].astype(np.float32)
+            blended = region * (1.0 - cover) + paint + 0.5
+            canvas[y0:y1, x0:x1] = np.clip(blended, 0, 255).astype(np.uint8)
     np.copyto(labels[y0:y1, x0:x1], np.uint8(sprite.label), where=sel)
     if amodal is not None and sprite.index >= 0:
         amodal[sprite.index, y0:y1, x0:x1] |= sel
@@ -295,6 +345,19 @@ def _hidden_at_entry(scene: _Scene, min_pixels: int) -> list[_Sprite]:
     return bad
 
 
+def _paste_layer(canvas: np.ndarray, layer: _Layer, t: int) -> None:
+    """Composite a parallax layer's opaque pixels over the frame at time t."""
+    H, W = canvas.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    rgb = cv2.warpAffine(
+        layer.canvas, layer.view[t], (W, H), flags=flags, borderMode=cv2.BORDER_REFLECT_101
+    )
+    alpha = cv2.warpAffine(
+        layer.alpha, layer.view[t], (W, H), flags=flags, borderMode=cv2.BORDER_CONSTANT
+    )
+    np.copyto(canvas, rgb, where=(alpha > 127)[:, :, None])
+
+
 def _render(
     scene: _Scene,
     rng: np.random.Generator,
@@ -323,13 +386,20 @@ def _render(
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REFLECT_101,
         )
+        for layer in scene.layers:
+            _paste_layer(canvas, layer, t)
         for sprite in scene.sprites:
             if t >= sprite.appear:
                 _draw(sprite, t, masks[k], canvas, None if full is None else full[k])
         if blur > 0:
             canvas = cv2.GaussianBlur(canvas, (0, 0), blur)
         img = canvas.astype(np.float32)
-        img *= np.float32(scene.gain[t])
+        img *= np.asarray(scene.gain[t], np.float32)
+        if scene.light is not None:
+            sx, sy = scene.light[t]
+            xs = np.linspace(-0.5, 0.5, W, dtype=np.float32) * np.float32(sx)
+            ys = np.linspace(-0.5, 0.5, H, dtype=np.float32) * np.float32(sy)
+            img *= (1.0 + xs[None, :] + ys[:, None])[:, :, None]
         if noise > 0:
             dy, dx = shifts[t]
             img += pool[dy : dy + H, dx : dx + W]

@@ -34,6 +34,11 @@ class Shape:
         bulge = 1.0 + sum(self.amps) if self.kind == "blob" else 1.0
         return self.radius * bulge * max(self.aspect, 1.0 / self.aspect)
 
+    def outline(self, t: float = 0.0) -> list[tuple[np.ndarray, int]]:
+        """Fill operations (polygon, value) at time t: the one contour, painted in (the form
+        that articulated and holed silhouettes share, `synthetic_figures`)."""
+        return [(contour(self, t), 1)]
+
 
 def random_shape(rng: np.random.Generator, radius: float, kind: str | None = None) -> Shape:
     """A random shape of about `radius` pixels."""

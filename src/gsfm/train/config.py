@@ -79,6 +79,9 @@ class TrainConfig:
     recipe: str = PAPER  # named settings (RECIPE_SETTINGS): "paper" or "procedural"
     merge_prob: float = 0.0  # stage 0: chance of pasting a second image (not in the original)
     data: tuple[str, ...] = (SYNTHETIC,)
+    # Share of the `synthetic` samples drawn from the hard generator (gsfm.data.synthetic_hard:
+    # figures, thin/holed shapes, camera motion, blur, occluders); 0 = the plain one only.
+    hard_mix: float = 0.0
     davis_repeat: int = 5
     yv_subset: str | None = None  # YouTube-VOS video-name list (the original's yv_subset.txt)
     amp: bool = True  # mixed precision + GradScaler (CUDA only; fp32 elsewhere)
@@ -157,6 +160,7 @@ class TrainConfig:
                 0.0 <= self.merge_prob <= 1.0,
                 f"--merge-prob must be in [0, 1], got {self.merge_prob}",
             ),
+            (0.0 <= self.hard_mix <= 1.0, f"--hard-mix must be in [0, 1], got {self.hard_mix}"),
             (self.save_every >= 1, f"--save-every must be at least 1, got {self.save_every}"),
             (self.workers >= 0, f"--workers must be >= 0, got {self.workers}"),
             (self.end_warm >= self.start_warm, "end_warm must not come before start_warm"),

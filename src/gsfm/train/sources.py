@@ -3,6 +3,8 @@
 Stage 0: `synthetic` (procedural images, the default) or folders of NAME.jpg + NAME.png.
 Stage 3: `synthetic` (procedural clips) or folders holding DAVIS 2017 / YouTube-VOS train in
 their official layouts (or a `gsfm data fixture` folder). Several entries are concatenated.
+`--hard-mix P` draws a share P of the `synthetic` samples from the hard generator
+(`gsfm.data.synthetic_hard`) instead of the plain one; at 0 (the default) nothing changes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,88 @@ class Concat:
         return source.clip(local, rng, frames, max_skip)
 
 
+class HardImages:
+    """Hard procedural image + mask pairs for stage 0 (`make_hard_static_sample`)."""
+
+    def __init__(self, size: int, length: int) -> None:
+        self.size = size
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        from gsfm.data.synthetic_hard import make_hard_static_sample
+
+        image, mask = make_hard_static_sample(rng, self.size, self.size)
+        return image, (mask > 0).astype(np.uint8) * 255
+
+
+class HardVideos:
+    """Hard procedural clips for stage 3 (`make_hard_clip`), a fresh scene per sample: 1-3
+    labelled objects, 0-2 look-alikes, 0-2 untracked occluders, a random speed and camera.
+    Only the sampled frames are rendered."""
+
+    def __init__(self, size: int, length: int) -> None:
+        self.size = size
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def clip(
+        self, index: int, rng: np.random.Generator, frames: int, max_skip: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from gsfm.data.synthetic_hard import make_hard_clip
+        from gsfm.train.video import pick_indices
+
+        ids = pick_indices(rng, frames * max(1, max_skip) + 1, frames, max_skip)
+        clip = make_hard_clip(
+            rng,
+            max(ids) + 1,
+            self.size,
+            self.size * 4 // 3,
+            int(rng.integers(1, 4)),
+            distractors=int(rng.integers(0, 3)),
+            occluders=int(rng.integers(0, 3)),
+            motion=float(rng.uniform(0.5, 2.0)),
+            camera=float(rng.uniform(0.0, 1.5)),
+            only=ids,
+        )
+        return clip.frames, clip.masks
+
+
+class Mixed:
+    """The plain procedural source, or the hard one with probability `share` per sample (one
+    draw from the sample's own RNG, so a run stays a function of its seed)."""
+
+    def __init__(self, plain: Any, hard: Any, share: float) -> None:
+        self.plain, self.hard, self.share = plain, hard, share
+
+    def __len__(self) -> int:
+        return len(self.plain)
+
+    def _pick(self, rng: np.random.Generator) -> Any:
+        return self.hard if rng.random() < self.share else self.plain
+
+    def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self._pick(rng).load(index, rng)
+
+    def clip(
+        self, index: int, rng: np.random.Generator, frames: int, max_skip: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._pick(rng).clip(index, rng, frames, max_skip)
+
+
+def procedural(plain: Any, hard: Any, share: float) -> Any:
+    """The `synthetic` source for a hard share: plain (0), hard (1) or a per-sample mix."""
+    if share <= 0.0:
+        return plain
+    if share >= 1.0:
+        return hard
+    return Mixed(plain, hard, share)
+
+
 def build_dataset(cfg: TrainConfig) -> Dataset:
     """The map-style dataset (keyed by `SampleKey`) of the run's stage and data."""
     if cfg.stage == 0:
@@ -52,7 +136,8 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
         images: list[Any] = []
         folders = [Path(d) for d in cfg.data if d != SYNTHETIC]
         if SYNTHETIC in cfg.data:
-            images.append(ProceduralImages(cfg.size))
+            plain = ProceduralImages(cfg.size)
+            images.append(procedural(plain, HardImages(cfg.size, len(plain)), cfg.hard_mix))
         if folders:
             images.append(FolderImages(folders))
         return StaticSequences(
@@ -77,7 +162,8 @@ def build_dataset(cfg: TrainConfig) -> Dataset:
     subset = read_subset(cfg.yv_subset) if cfg.yv_subset else None
     for entry in cfg.data:
         if entry == SYNTHETIC:
-            videos.append(SyntheticVideos(cfg.size))
+            clips = SyntheticVideos(cfg.size)
+            videos.append(procedural(clips, HardVideos(cfg.size, len(clips)), cfg.hard_mix))
         else:
             records += find_videos(Path(entry), cfg.davis_repeat, subset)
     if records:
