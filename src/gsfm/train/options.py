@@ -69,6 +69,10 @@ FLAGS: dict[str, dict[str, Any]] = {
         "help": "stage 3: train only on the YouTube-VOS videos this list names (one per line, "
         "e.g. the original's util/yv_subset.txt)",
     },
+    "hard_mix": {
+        "help": "share of samples from the hard procedural generator (figures, thin and holed "
+        "shapes, camera motion, blur, look-alikes, occluders) with --data synthetic (default: 0)"
+    },
     "amp": {"help": "mixed precision with GradScaler on CUDA (default: on in the paper recipe)"},
     "freeze_bn": {
         "help": "keep BatchNorm statistics fixed (default: frozen when starting from pretrained "
