@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -325,6 +325,19 @@ def _build_scene(
     return _Scene(height, width, background, view, order, gain)
 
 
+def _visible_scene(build: Callable[[], _Scene], min_pixels: int) -> _Scene:
+    """A scene from `build` whose tracked objects are visible where they enter: up to
+    _MAX_TRIES draws, then the last one with its hidden objects moved to the front."""
+    for _ in range(_MAX_TRIES):
+        scene = build()
+        hidden = _hidden_at_entry(scene, min_pixels)
+        if not hidden:
+            return scene
+    log.debug("moving %d hidden object(s) to the front", len(hidden))
+    scene.sprites = [s for s in scene.sprites if s not in hidden] + hidden
+    return scene
+
+
 def _hidden_at_entry(scene: _Scene, min_pixels: int) -> list[_Sprite]:
     """Labelled sprites that are mostly hidden (or tiny) at the frame where they enter."""
     bad = []
@@ -457,22 +470,20 @@ def make_clip(
     appear = [int(a) for a in appear]
     if len(appear) != num_objects or any(not 0 <= a < num_frames for a in appear):
         raise ValueError(f"appear must give a frame in 0..{num_frames - 1} per object: {appear}")
-    min_pixels = max(4, int(0.002 * height * width))
-    kwargs = dict(
-        distractors=distractors,
-        occlusion=occlusion,
-        motion=motion,
-        size_range=size_range,
-        brightness=brightness,
+    scene = _visible_scene(
+        lambda: _build_scene(
+            rng,
+            num_frames,
+            (height, width),
+            appear,
+            distractors=distractors,
+            occlusion=occlusion,
+            motion=motion,
+            size_range=size_range,
+            brightness=brightness,
+        ),
+        max(4, int(0.002 * height * width)),
     )
-    for _ in range(_MAX_TRIES):
-        scene = _build_scene(rng, num_frames, (height, width), appear, **kwargs)
-        hidden = _hidden_at_entry(scene, min_pixels)
-        if not hidden:
-            break
-    else:
-        log.debug("moving %d hidden object(s) to the front", len(hidden))
-        scene.sprites = [s for s in scene.sprites if s not in hidden] + hidden
     noise_rng = np.random.default_rng(rng.integers(2**63))
     times = range(num_frames) if only is None else [int(t) for t in only]
     if any(not 0 <= t < num_frames for t in times):

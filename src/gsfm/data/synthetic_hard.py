@@ -12,14 +12,12 @@ mask); masks are the visible pixels, exactly. Everything is a function of the se
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from gsfm.data.synthetic import (
-    _MAX_TRIES,
     Clip,
     _draw,
     _hidden_at_entry,
@@ -30,6 +28,7 @@ from gsfm.data.synthetic import (
     _Scene,
     _smooth,
     _Sprite,
+    _visible_scene,
 )
 from gsfm.data.synthetic_figures import (
     Figure,
@@ -47,8 +46,6 @@ from gsfm.data.synthetic_textures import (
     similar_texture,
     textured_texture,
 )
-
-log = logging.getLogger(__name__)
 
 MAX_SCALE_RATIO = 3.0  # largest/smallest size of an object within a clip (camera zoom included)
 _CAMERA_ZOOM = 0.25  # largest log-zoom of the camera (objects); the far layers zoom less
@@ -353,23 +350,21 @@ def make_hard_clip(
     if not 0 <= num_objects <= 254:
         raise ValueError(f"num_objects must be in 0..254, got {num_objects}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    min_pixels = max(4, int(0.002 * height * width))
-    kwargs = dict(
-        distractors=distractors,
-        occluders=occluders,
-        motion=motion,
-        size_range=size_range,
-        camera=camera,
-        drift=drift,
+    scene = _visible_scene(
+        lambda: _hard_scene(
+            rng,
+            num_frames,
+            (height, width),
+            num_objects,
+            distractors=distractors,
+            occluders=occluders,
+            motion=motion,
+            size_range=size_range,
+            camera=camera,
+            drift=drift,
+        ),
+        max(4, int(0.002 * height * width)),
     )
-    for _ in range(_MAX_TRIES):
-        scene = _hard_scene(rng, num_frames, (height, width), num_objects, **kwargs)
-        hidden = _hidden_at_entry(scene, min_pixels)
-        if not hidden:
-            break
-    else:
-        log.debug("moving %d hidden object(s) to the front", len(hidden))
-        scene.sprites = [s for s in scene.sprites if s not in hidden] + hidden
     if flat:
         _flatten(scene)
         noise = blur = 0.0
