@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from gsfm.cli import main
-from gsfm.cli.segment import LONG_INPUT_CAP, LONG_INPUT_FRAMES, memory_cap
+from gsfm.inference.config import LONG_INPUT_CAP, LONG_INPUT_FRAMES, memory_cap
 from tests.inference.clips import Clip, make_clip
 
 H, W, N = 64, 96, 6

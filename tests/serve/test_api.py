@@ -506,3 +506,31 @@ def test_static_page_and_modules_are_served(client):
     assert "http" not in Path(__file__).parents[2].joinpath(
         "src/gsfm/serve/static/index.html"
     ).read_text().replace("http-equiv", "")  # no CDN
+
+
+def test_long_propagations_get_segments_automatic_memory_cap(
+    client, video_bytes, clip, monkeypatch
+):
+    """As `gsfm segment`: no cap asked -> capped when the run is long (threshold lowered here
+    to the test clip's length), and the export's segment.sh writes the cap that was used."""
+    import gsfm.inference.config as engine_settings
+    import gsfm.serve.app as serve_app
+
+    monkeypatch.setattr(engine_settings, "LONG_INPUT_FRAMES", FRAMES - 1)
+    monkeypatch.setattr(engine_settings, "LONG_INPUT_CAP", 3)
+    caps = []
+
+    class Spy(serve_app.VideoPredictor):
+        def __init__(self, network, config, **kw):
+            caps.append(config.max_memory_frames)
+            super().__init__(network, config, **kw)
+
+    monkeypatch.setattr(serve_app, "VideoPredictor", Spy)
+    sid = upload(client, video_bytes)["id"]
+    annotate(client, sid, 0, clip.masks[0])
+    run(client, sid, 0)  # all FRAMES frames: long
+    run(client, sid, 0, "backward")  # frame 0 alone: short
+    assert caps == [3, None]
+    r = client.get(f"/api/sessions/{sid}/export")
+    command = shlex.split(zipfile.ZipFile(io.BytesIO(r.content)).read("segment.sh").decode())
+    assert command[command.index("--max-memory-frames") + 1] == "3"

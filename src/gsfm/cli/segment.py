@@ -42,6 +42,7 @@ from gsfm.data.masks import (
 from gsfm.data.overlay import overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
+from gsfm.inference.config import LONG_INPUT_CAP, LONG_INPUT_FRAMES, memory_cap
 from gsfm.inference.track import track
 from gsfm.outputs import check_apart, check_creatable, check_file_output
 from gsfm.ownership import claimed, lock_names
@@ -51,13 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Inputs longer than this get a memory cap unless --max-memory-frames says otherwise.
-LONG_INPUT_FRAMES = 500
-# 50 memory frames = 150 video frames at mem_every 3 (5-6 s of video): more than a DAVIS clip
-# ever stores (<= ~35 memory frames), so short clips are unaffected, while the memory and the
-# per-frame attention (T*h*w x h*w affinities) stay bounded (~0.5 GB of fp32 affinity for the
-# paper network at 480p) however long the input is.
-LONG_INPUT_CAP = 50
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")  # what gsfm.data.video writes
 
 
@@ -211,21 +205,6 @@ def check_output(out: Path, overlay: Path | None, overwrite: bool) -> None:
             "masks, or choose another --out"
         )
     check_file_output(overlay, "--overlay", overwrite, VIDEO_SUFFIXES)
-
-
-def memory_cap(requested: int | None, frames: int) -> int | None:
-    """The memory cap to use: as asked (0 = unbounded), or automatic for long inputs."""
-    if requested is not None:
-        return requested or None
-    if frames > LONG_INPUT_FRAMES:
-        log.info(
-            "long input (%d frames): memory capped at %d frames so that memory use stays flat "
-            "(--max-memory-frames 0 for unbounded)",
-            frames,
-            LONG_INPUT_CAP,
-        )
-        return LONG_INPUT_CAP
-    return None
 
 
 # ----------------------------------------------------------------------------- masks

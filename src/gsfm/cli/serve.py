@@ -11,6 +11,7 @@ from pathlib import Path
 from gsfm.cli.options import add_device_option, add_engine_options, engine_config
 from gsfm.errors import InputError
 from gsfm.extras import require
+from gsfm.inference.config import LONG_INPUT_CAP, LONG_INPUT_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--weights", default="gsfm-tiny", help="weights file or bundled name (default: gsfm-tiny)"
     )
     add_device_option(p)
-    add_engine_options(p, ("precision", "size", "top_k", "mem_every", "max_memory_frames"))
+    add_engine_options(
+        p,
+        ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
+        defaults={"max_memory_frames": None},
+        helps={
+            "max_memory_frames": f"cap the memory at N frames; 0 = unbounded (default: "
+            f"unbounded, or {LONG_INPUT_CAP} for propagations over {LONG_INPUT_FRAMES} frames)"
+        },
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="(default: 8765)")
     p.add_argument("--root", type=Path, metavar="DIR", help="folder whose videos may be opened")
@@ -58,7 +67,7 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = engine_config(args)  # the engine's range checks, as segment's
+    engine = engine_config(args)  # the engine's range checks, as segment's (cap: per run)
     if not 0 < args.port < 65536:
         raise InputError(f"--port must be 1..65535, got {args.port}")
     if args.max_upload_mb <= 0 or args.idle_minutes <= 0:
@@ -75,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         device=args.device,
         engine=engine,
+        max_memory_frames=args.max_memory_frames,
         root=args.root,
         token=token,
         max_upload_bytes=int(args.max_upload_mb * (1 << 20)),

@@ -7,10 +7,13 @@ line turns its `OptionError` into a message about the flag.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from gsfm.errors import InputError, OptionError
+
+log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -92,3 +95,28 @@ def _at_least(name: str, value: int | None, minimum: int, none_means: str | None
         return
     if value is None or value < minimum:
         raise OptionError(name, minimum, value, none_means)
+
+
+# Inputs longer than this get a memory cap unless the caller asks otherwise.
+LONG_INPUT_FRAMES = 500
+# 50 memory frames = 150 video frames at mem_every 3 (5-6 s of video): more than a DAVIS clip
+# ever stores (<= ~35 memory frames), so short clips are unaffected, while the memory and the
+# per-frame attention (T*h*w x h*w affinities) stay bounded (~0.5 GB of fp32 affinity for the
+# paper network at 480p) however long the input is.
+LONG_INPUT_CAP = 50
+
+
+def memory_cap(requested: int | None, frames: int) -> int | None:
+    """The memory cap of a run over `frames` frames (`gsfm segment`, `gsfm serve`): as asked
+    (0 = unbounded), or, when nothing is asked (None), LONG_INPUT_CAP for long inputs."""
+    if requested is not None:
+        return requested or None
+    if frames > LONG_INPUT_FRAMES:
+        log.info(
+            "long input (%d frames): memory capped at %d frames so that memory use stays flat "
+            "(--max-memory-frames 0 for unbounded)",
+            frames,
+            LONG_INPUT_CAP,
+        )
+        return LONG_INPUT_CAP
+    return None

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsfm.data.masks import read_mask
 from gsfm.errors import GSFMError, InputError
-from gsfm.inference.config import EngineConfig
+from gsfm.inference.config import EngineConfig, memory_cap
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
@@ -66,6 +66,10 @@ class ServeConfig:
     weights: str = "gsfm-tiny"
     device: str = "auto"
     engine: EngineConfig = field(default_factory=EngineConfig)  # size, precision, top-k, ...
+    # The memory cap asked for, as `gsfm segment --max-memory-frames`: None = automatic
+    # (inference.config.memory_cap: capped for long videos), 0 = unbounded, N = N frames. It
+    # replaces engine.max_memory_frames, per propagation, from the number of frames it runs.
+    max_memory_frames: int | None = None
     root: Path | None = None
     token: str | None = None  # required on every request when set
     max_upload_bytes: int = 2 << 30
@@ -100,10 +104,12 @@ def create_app(config: ServeConfig) -> FastAPI:
     network, info = load_network(config.weights, device)
     root = config.root.resolve() if config.root is not None else None
 
-    def make_predictor() -> VideoPredictor:
-        return VideoPredictor(network, config.engine, device=device, info=info)
+    def make_predictor(frames: int) -> VideoPredictor:
+        cap = memory_cap(config.max_memory_frames, frames)
+        engine = config.engine.with_options(max_memory_frames=cap)
+        return VideoPredictor(network, engine, device=device, info=info)
 
-    make_predictor()  # a bad --precision for the device fails now
+    make_predictor(0)  # a bad --precision for the device fails now
     store = SessionStore(
         Path(tempfile.mkdtemp(prefix="gsfm-serve-", dir=config.cache)), config.idle_seconds
     )
@@ -310,7 +316,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             session.check_idle()
             order = frame_order(req.start, req.direction, len(session.names))
             check_start(session, req.start)
-            predictor = make_predictor()
+            predictor = make_predictor(len(order))
             session.job = Job(
                 "propagate",
                 len(order),
@@ -369,7 +375,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         fd, name = tempfile.mkstemp(prefix="export-", suffix=".zip", dir=session.folder)
         os.close(fd)
         target = Path(name)
-        settings = segment_flags(config)
+        settings = segment_flags(config, len(session.names))
         try:
             build_export(session, target, settings, overlay)
         except BaseException:
@@ -386,13 +392,14 @@ def create_app(config: ServeConfig) -> FastAPI:
     return app
 
 
-def segment_flags(config: ServeConfig) -> dict[str, object]:
-    """The `gsfm segment` flags that repeat this server's engine settings (all of them, and
-    max-memory-frames 0 when unbounded: segment would cap the memory of a long input)."""
+def segment_flags(config: ServeConfig, frames: int) -> dict[str, object]:
+    """The `gsfm segment` flags that repeat this server's engine settings on a video of
+    `frames` frames (all of them, the memory cap written out: 0 when unbounded)."""
     flags: dict[str, object] = {"weights": config.weights}
-    for name in ("size", "precision", "top_k", "mem_every", "max_memory_frames"):
+    for name in ("size", "precision", "top_k", "mem_every"):
         value = getattr(config.engine, name)
         flags[name.replace("_", "-")] = 0 if value is None else value
+    flags["max-memory-frames"] = memory_cap(config.max_memory_frames, frames) or 0
     return flags
 
 
