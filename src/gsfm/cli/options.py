@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gsfm.errors import InputError, OptionError
-from gsfm.inference.config import DEVICES, EngineConfig
+from gsfm.inference.config import DEVICES, LONG_INPUT_CAP, LONG_INPUT_FRAMES, EngineConfig
 
 _ENGINE_FIELDS: dict[str, Field[Any]] = {
     f.name: f for f in fields(EngineConfig) if f.metadata.get("cli", True)
@@ -19,6 +19,17 @@ _ENGINE_FIELDS: dict[str, Field[Any]] = {
 
 if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
+
+
+# `add_engine_options(p, names, **AUTO_CAP)`: --max-memory-frames whose default (None) is the
+# automatic cap of long runs (`inference.config.memory_cap`), for segment and serve.
+AUTO_CAP: dict[str, dict[str, Any]] = {
+    "defaults": {"max_memory_frames": None},
+    "helps": {
+        "max_memory_frames": "cap the memory at N frames; 0 = unbounded (default: unbounded, "
+        f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)"
+    },
+}
 
 
 def flag(name: str) -> str:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from gsfm.atomic import staged_output
 from gsfm.cli.options import (
+    AUTO_CAP,
     add_backend_options,
     add_device_option,
     add_engine_options,
@@ -42,7 +43,7 @@ from gsfm.data.masks import (
 from gsfm.data.overlay import overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
-from gsfm.inference.config import LONG_INPUT_CAP, LONG_INPUT_FRAMES, memory_cap
+from gsfm.inference.config import memory_cap
 from gsfm.inference.track import track
 from gsfm.outputs import check_apart, check_creatable, check_file_output
 from gsfm.ownership import claimed, lock_names
@@ -92,11 +93,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(
         p,
         ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
-        defaults={"max_memory_frames": None},
-        helps={
-            "max_memory_frames": f"cap the memory at N frames; 0 = unbounded (default: "
-            f"unbounded, or {LONG_INPUT_CAP} for inputs over {LONG_INPUT_FRAMES} frames)"
-        },
+        **AUTO_CAP,
     )
     add_backend_options(p)
     p.add_argument(

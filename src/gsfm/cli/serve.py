@@ -8,10 +8,9 @@ import logging
 import socket
 from pathlib import Path
 
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import AUTO_CAP, add_device_option, add_engine_options, engine_config
 from gsfm.errors import InputError
 from gsfm.extras import require
-from gsfm.inference.config import LONG_INPUT_CAP, LONG_INPUT_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(
         p,
         ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
-        defaults={"max_memory_frames": None},
-        helps={
-            "max_memory_frames": f"cap the memory at N frames; 0 = unbounded (default: "
-            f"unbounded, or {LONG_INPUT_CAP} for propagations over {LONG_INPUT_FRAMES} frames)"
-        },
+        **AUTO_CAP,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="(default: 8765)")

@@ -325,6 +325,30 @@ def _build_scene(
     return _Scene(height, width, background, view, order, gain)
 
 
+def _clip(
+    scene: _Scene,
+    rng: np.random.Generator,
+    noise: float,
+    blur: float,
+    with_amodal: bool,
+    only: Sequence[int] | None,
+    num_frames: int,
+    num_objects: int,
+) -> Clip:
+    """Render a built scene (all frames, or those of `only`) into a Clip; an object's first
+    frame is the first where any of its pixels shows (-1: never)."""
+    noise_rng = np.random.default_rng(rng.integers(2**63))
+    times = range(num_frames) if only is None else [int(t) for t in only]
+    if any(not 0 <= t < num_frames for t in times):
+        raise ValueError(f"only: frame indices must be in 0..{num_frames - 1}, got {only}")
+    frames, masks, amodal = _render(scene, noise_rng, noise, blur, with_amodal, times, num_objects)
+    first = []
+    for i in range(num_objects):
+        seen = np.flatnonzero((masks == i + 1).any(axis=(1, 2)))
+        first.append(int(seen[0]) if seen.size else -1)
+    return Clip(frames, masks, first, amodal)
+
+
 def _visible_scene(build: Callable[[], _Scene], min_pixels: int) -> _Scene:
     """A scene from `build` whose tracked objects are visible where they enter: up to
     _MAX_TRIES draws, then the last one with its hidden objects moved to the front."""
@@ -484,16 +508,7 @@ def make_clip(
         ),
         max(4, int(0.002 * height * width)),
     )
-    noise_rng = np.random.default_rng(rng.integers(2**63))
-    times = range(num_frames) if only is None else [int(t) for t in only]
-    if any(not 0 <= t < num_frames for t in times):
-        raise ValueError(f"only: frame indices must be in 0..{num_frames - 1}, got {only}")
-    frames, masks, amodal = _render(scene, noise_rng, noise, blur, with_amodal, times, num_objects)
-    first = []
-    for i in range(num_objects):
-        seen = np.flatnonzero((masks == i + 1).any(axis=(1, 2)))
-        first.append(int(seen[0]) if seen.size else -1)
-    return Clip(frames, masks, first, amodal)
+    return _clip(scene, rng, noise, blur, with_amodal, only, num_frames, num_objects)
 
 
 def make_static_sample(

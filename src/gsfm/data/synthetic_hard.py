@@ -19,6 +19,7 @@ import numpy as np
 
 from gsfm.data.synthetic import (
     Clip,
+    _clip,
     _draw,
     _hidden_at_entry,
     _interp,
@@ -368,16 +369,7 @@ def make_hard_clip(
     if flat:
         _flatten(scene)
         noise = blur = 0.0
-    noise_rng = np.random.default_rng(rng.integers(2**63))
-    times = range(num_frames) if only is None else [int(t) for t in only]
-    if any(not 0 <= t < num_frames for t in times):
-        raise ValueError(f"only: frame indices must be in 0..{num_frames - 1}, got {only}")
-    frames, masks, amodal = _render(scene, noise_rng, noise, blur, with_amodal, times, num_objects)
-    first = []
-    for i in range(num_objects):
-        seen = np.flatnonzero((masks == i + 1).any(axis=(1, 2)))
-        first.append(int(seen[0]) if seen.size else -1)
-    return Clip(frames, masks, first, amodal)
+    return _clip(scene, rng, noise, blur, with_amodal, only, num_frames, num_objects)
 
 
 def make_hard_static_sample(
