@@ -174,7 +174,7 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     assert "decoding frames: 48/48 (100%)" in page.inner_text("#progress-text")
     assert f"{width}×{height}" in page.inner_text("#video-info")
     assert page.locator("#message").is_hidden()
-    sid = next(iter(app.state.store.sessions))
+    sid = list(app.state.store.sessions)[-1]  # the newest: earlier tests may leave theirs
     box = page.locator("#canvas").bounding_box()
     scale = box["width"] / width
 

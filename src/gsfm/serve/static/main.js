@@ -89,6 +89,10 @@ async function start(info) {
   showAnnotated();
   state.image = null;
   const job = info.job;
+  if (job && job.kind === "decode" && job.state !== "running" && job.state !== "done") {
+    // decoding already failed (a damaged frame early on) before the upload was answered
+    return closeSession(`cannot open ${info.title}: ${job.error || job.state}`);
+  }
   const decoding = job && job.kind === "decode" && job.state === "running";
   state.decoded = decoding ? job.count : info.frames;
   if (state.decoded > 0) await goTo(0);
