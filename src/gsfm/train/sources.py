@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from gsfm.errors import InputError
 from gsfm.train.config import SYNTHETIC, TrainConfig
+from gsfm.train.video import ProceduralVideos
 
 
 class Concat:
@@ -63,28 +64,16 @@ class HardImages:
         return image, (mask > 0).astype(np.uint8) * 255
 
 
-class HardVideos:
-    """Hard procedural clips for stage 3 (`make_hard_clip`), a fresh scene per sample: 1-3
-    labelled objects, 0-2 look-alikes, 0-2 untracked occluders, a random speed and camera.
-    Only the sampled frames are rendered."""
+class HardVideos(ProceduralVideos):
+    """Hard procedural clips for stage 3 (`make_hard_clip`): 1-3 labelled objects, 0-2
+    look-alikes, 0-2 untracked occluders, a random speed and camera."""
 
-    def __init__(self, size: int, length: int) -> None:
-        self.size = size
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def clip(
-        self, index: int, rng: np.random.Generator, frames: int, max_skip: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def render(self, rng: np.random.Generator, length: int, ids: list[int]) -> Any:
         from gsfm.data.synthetic_hard import make_hard_clip
-        from gsfm.train.video import pick_indices
 
-        ids = pick_indices(rng, frames * max(1, max_skip) + 1, frames, max_skip)
-        clip = make_hard_clip(
+        return make_hard_clip(
             rng,
-            max(ids) + 1,
+            length,
             self.size,
             self.size * 4 // 3,
             int(rng.integers(1, 4)),
@@ -94,7 +83,6 @@ class HardVideos:
             camera=float(rng.uniform(0.0, 1.5)),
             only=ids,
         )
-        return clip.frames, clip.masks
 
 
 class Mixed:

@@ -105,16 +105,12 @@ class RecordedVideos:
         return np.stack(images), np.stack(labels)
 
 
-class SyntheticVideos:
-    """Procedural clips from `gsfm.data.synthetic.make_clip`, a fresh scene per sample: 1-3
-    labelled objects (up to 2 become targets, the others stay in the picture), 0-2 unlabelled
-    look-alike distractors, sometimes a late entry, crossing paths (occlusion), scale changes
-    and a random speed. Only the sampled frames are rendered."""
+class ProceduralVideos:
+    """A fresh procedural scene per sample, of which only the sampled frames are rendered:
+    the frame indices are drawn first (the stage-3 rule over a clip just long enough for
+    `max_skip`), then `render` draws the scene."""
 
     def __init__(self, size: int, length: int = SYNTHETIC_LENGTH) -> None:
-        from gsfm.data.synthetic import make_clip
-
-        self.make_clip = make_clip
         self.size = size
         self.length = length
 
@@ -124,20 +120,35 @@ class SyntheticVideos:
     def clip(
         self, index: int, rng: np.random.Generator, frames: int, max_skip: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        length = frames * max(1, max_skip) + 1
-        ids = pick_indices(rng, length, frames, max_skip)
-        clip = self.make_clip(
+        ids = pick_indices(rng, frames * max(1, max_skip) + 1, frames, max_skip)
+        clip = self.render(rng, max(ids) + 1, ids)
+        return np.asarray(clip.frames), np.asarray(clip.masks)
+
+    def render(self, rng: np.random.Generator, length: int, ids: list[int]) -> Any:
+        """The scene's clip (with `.frames` and `.masks`), rendered at frames `ids` only."""
+        raise NotImplementedError
+
+
+class SyntheticVideos(ProceduralVideos):
+    """Plain procedural clips from `gsfm.data.synthetic.make_clip`: 1-3 labelled objects (up
+    to 2 become targets, the others stay in the picture), 0-2 unlabelled look-alike
+    distractors, sometimes a late entry, crossing paths (occlusion), scale changes and a
+    random speed."""
+
+    def render(self, rng: np.random.Generator, length: int, ids: list[int]) -> Any:
+        from gsfm.data.synthetic import make_clip
+
+        return make_clip(
             rng,
-            max(ids) + 1,
+            length,
             self.size,
             self.size * 4 // 3,
             int(rng.integers(1, 4)),
             late_objects=int(rng.random() < 0.2),
             distractors=int(rng.integers(0, 3)),
             motion=float(rng.uniform(0.5, 2.0)),
-            only=ids,  # render just the sampled frames
+            only=ids,
         )
-        return np.asarray(clip.frames), np.asarray(clip.masks)
 
 
 def augment_clip(
