@@ -511,18 +511,19 @@ def test_static_page_and_modules_are_served(client):
 def test_long_propagations_get_segments_automatic_memory_cap(
     client, video_bytes, clip, monkeypatch
 ):
-    """As `gsfm segment`: no cap asked -> capped when the run is long (threshold lowered here
-    to the test clip's length), and the export's segment.sh writes the cap that was used."""
+    """As `gsfm segment`: nothing asked -> a long run gets the capped long-term memory and the
+    presence test (threshold lowered here to the test clip's length), a short one the
+    original's unbounded memory; the export's segment.sh writes the settings that were used."""
     import gsfm.inference.config as engine_settings
     import gsfm.serve.app as serve_app
 
     monkeypatch.setattr(engine_settings, "LONG_INPUT_FRAMES", FRAMES - 1)
-    monkeypatch.setattr(engine_settings, "LONG_INPUT_CAP", 3)
-    caps = []
+    monkeypatch.setattr(engine_settings, "LONG_INPUT_CAP", 4)
+    used = []
 
     class Spy(serve_app.VideoPredictor):
         def __init__(self, network, config, **kw):
-            caps.append(config.max_memory_frames)
+            used.append((config.max_memory_frames, config.memory, config.presence))
             super().__init__(network, config, **kw)
 
     monkeypatch.setattr(serve_app, "VideoPredictor", Spy)
@@ -530,7 +531,9 @@ def test_long_propagations_get_segments_automatic_memory_cap(
     annotate(client, sid, 0, clip.masks[0])
     run(client, sid, 0)  # all FRAMES frames: long
     run(client, sid, 0, "backward")  # frame 0 alone: short
-    assert caps == [3, None]
+    assert used == [(4, "long-term", True), (None, "plain", False)]
     r = client.get(f"/api/sessions/{sid}/export")
     command = shlex.split(zipfile.ZipFile(io.BytesIO(r.content)).read("segment.sh").decode())
-    assert command[command.index("--max-memory-frames") + 1] == "3"
+    assert command[command.index("--max-memory-frames") + 1] == "4"
+    assert command[command.index("--memory") + 1] == "long-term"
+    assert command[command.index("--presence") + 1] == "on"

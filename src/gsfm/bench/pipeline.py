@@ -333,9 +333,12 @@ def measure_config(config: PipelineConfig) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- many rows
 
 
-def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> dict[str, Any]:
-    """`measure_config` in a fresh Python process (its own peak memory); failures -> a row
-    whose `error` says what went wrong (CUDA out of memory, killed, ...)."""
+def measure_isolated(
+    config: Any, timeout: float | None = None, kind: str = "pipeline"
+) -> dict[str, Any]:
+    """A row measured in a fresh Python process (its own peak memory): `measure_config` of a
+    `PipelineConfig`, or (kind "long") `gsfm.bench.long.measure_long` of a `LongConfig`;
+    failures -> a row whose `error` says what went wrong (CUDA out of memory, killed, ...)."""
     src = str(Path(gsfm.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
@@ -347,6 +350,7 @@ def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> di
             "gsfm.bench._worker",
             json.dumps(asdict(config)),
             str(out),
+            kind,
         ]
         try:
             proc = subprocess.run(
@@ -365,9 +369,11 @@ def measure_isolated(config: PipelineConfig, timeout: float | None = None) -> di
         return _failed(config, f"{why}: {tail[0][:300]}".rstrip(": "))
 
 
-def _failed(config: PipelineConfig, error: str) -> dict[str, Any]:
+def _failed(config: Any, error: str) -> dict[str, Any]:
     row = asdict(config)
-    row.update(size=config.size_label, error=error)
+    if isinstance(config, PipelineConfig):
+        row.update(size=config.size_label)
+    row.update(error=error)
     return row
 
 

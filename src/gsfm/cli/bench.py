@@ -31,6 +31,15 @@ frames; gsfm-tiny at 224x128 for 50 frames, and for 200 and 1000 frames with and
 20-frame memory cap. On CUDA, and with --full, every combination of variants {gsfm,
 gsfm-tiny}, sizes {854x480, 224x128}, frames {50, 200, 1000} and cap {none, 20}.
 
+Long videos (--long): J&F overall and per part (present / absent / returned), the share of
+absent frames left empty, frames/s and peak memory of memory settings over the long procedural
+set (gsfm data benchmark --kind long: videos 0-3 by default, 1,000-3,000 frames at 336x192,
+rendered and scored a chunk at a time, native size, top_k 50, mem_every 3). Settings
+(--memory): unbounded (the original's memory), fifo (the original's cap: the --budget most
+recent memory frames plus the first), long-term (recent frames plus prototypes kept by use,
+within --budget), each optionally +presence (the presence test). --frames gives the videos
+other lengths (e.g. 1000,5000: is memory flat?).
+
 Profile (--profile): FLOPs, seconds and GFLOP/s per stage of one frame of the paper network
 (untrained) at 854x480 with 1, 2 and 5 objects in fp32 and bf16, and the pipeline's share of
 a matmul peak measured in the same run at the same precision.
@@ -46,6 +55,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--profile", action="store_true", help="per-stage FLOPs/seconds profile")
+    p.add_argument(
+        "--long", action="store_true", help="long-video benchmark: J&F per part, speed, memory"
+    )
+    p.add_argument(
+        "--memory",
+        help="long: comma list of settings unbounded, fifo, long-term, each optionally "
+        "+presence (default: unbounded,fifo,long-term,long-term+presence)",
+    )
+    p.add_argument(
+        "--budget", type=int, default=50, help="long: memory budget in frames (default: 50)"
+    )
+    p.add_argument("--videos", help="long: comma list of long-set video indices (default: 0,1,2,3)")
     p.add_argument("--full", action="store_true", help="pipeline: run the whole grid")
     p.add_argument(
         "--variants", help="comma list of gsfm, gsfm-tiny (profile default: gsfm; pipeline: both)"
@@ -55,7 +76,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma list of WxH or names 480p (854x480), small (224x128) "
         "(profile default: 480p; pipeline: both)",
     )
-    p.add_argument("--frames", help="pipeline: comma list of clip lengths (grid: 50,200,1000)")
+    p.add_argument(
+        "--frames",
+        help="pipeline: comma list of clip lengths (grid: 50,200,1000); long: lengths that "
+        "replace the videos' planned ones",
+    )
     p.add_argument(
         "--objects", help="comma list of object counts (pipeline default: 2; profile: 1,2,5)"
     )
@@ -211,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
     for precision in precisions or []:
         for device in devices:
             check_precision(precision, torch.device(device))
+    if args.long:
+        return run_long(args, devices, variants, sizes)
     if args.profile:
         ignored = [o for o in ("frames", "cap") if getattr(args, o) is not None]
         ignored += ["full"] * args.full + ["in-process"] * args.in_process
@@ -279,6 +306,75 @@ def run_pipeline(
     failed = sum(1 for r in report.rows if r.get("error"))
     if failed:
         log.warning("%d of %d configurations failed (see the table)", failed, len(report.rows))
+    return 0
+
+
+def run_long(
+    args: argparse.Namespace,
+    devices: Sequence[str],
+    variants: list[str] | None,
+    sizes: list[tuple[int, int]] | None,
+) -> int:
+    """The long-video benchmark: one row per (length, memory setting)."""
+    require("train", "gsfm bench --long")  # its videos come from the procedural generator
+    from gsfm.bench import long as lb
+    from gsfm.bench.machine import describe_machine, machine_line
+    from gsfm.bench.report import write_json
+    from gsfm.synthetic.benchmark import LONG_SEEDS, LONG_SIZE, LONG_VIDEOS, MIN_LONG_FRAMES
+
+    if args.budget < 4:
+        raise InputError(f"--budget must be at least 4 memory frames, got {args.budget}")
+    settings = parse_list(args.memory, str, "memory") or list(lb.DEFAULT_SETTINGS)
+    for name in settings:
+        try:
+            lb.setting_options(name, args.budget)
+        except ValueError as exc:
+            raise InputError(f"--memory: {exc}") from None
+    videos = parse_list(args.videos, int, "videos") or list(LONG_VIDEOS)
+    if any(not 0 <= v < len(LONG_SEEDS) for v in videos):
+        raise InputError(f"--videos: indices must be in 0..{len(LONG_SEEDS) - 1}")
+    lengths = parse_list(args.frames, positive_int, "frames") or [None]
+    if any(n is not None and n < MIN_LONG_FRAMES for n in lengths):
+        raise InputError(f"--frames: long videos have at least {MIN_LONG_FRAMES} frames")
+    if len(devices) > 1 or (variants and len(variants) > 1) or (sizes and len(sizes) > 1):
+        raise InputError("--long runs one device, variant and size at a time")
+    size = sizes[0] if sizes else LONG_SIZE
+    if min(size) < 32:
+        raise InputError("--sizes: long videos need at least 32x32 frames")
+    configs = lb.long_configs(
+        settings,
+        args.budget,
+        lengths,
+        videos,
+        size,
+        (variants or ["gsfm-tiny"])[0],
+        devices[0],
+        args.threads,
+    )
+    machine = describe_machine()
+    rows = lb.run_long_configs(configs, isolate=not args.in_process)
+    path = args.json or Path("bench-long.json")
+    write_json(
+        path,
+        {
+            "benchmark": "gsfm long videos",
+            "schema": 1,
+            "machine": machine,
+            "settings": {
+                "videos": videos,
+                "lengths": lengths,
+                "size": list(size),
+                "budget": args.budget,
+                "engine": "VideoPredictor, native size, top_k 50, mem_every 3",
+                "isolated_processes": not args.in_process,
+            },
+            "rows": rows,
+        },
+    )
+    print(f"gsfm bench --long: {machine_line(machine)}")
+    print(f"videos {videos} of the long set at {size[1]}x{size[0]}; J&F per part; fps: engine")
+    print(lb.format_long_table(rows))
+    print(f"results written to {path}")
     return 0
 
 

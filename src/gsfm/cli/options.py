@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from gsfm.errors import InputError, OptionError
 from gsfm.export.manifest import read_manifest
 from gsfm.extras import require
-from gsfm.inference.config import DEVICES, LONG_INPUT_CAP, LONG_INPUT_FRAMES, EngineConfig
+from gsfm.inference.config import (
+    DEVICES,
+    LONG_INPUT_CAP,
+    LONG_INPUT_FRAMES,
+    EngineConfig,
+    long_input_options,
+)
 
 _ENGINE_FIELDS: dict[str, Field[Any]] = {
     f.name: f for f in fields(EngineConfig) if f.metadata.get("cli", True)
@@ -23,15 +29,43 @@ if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
 
 
-# `add_engine_options(p, names, **AUTO_CAP)`: --max-memory-frames whose default (None) is the
-# automatic cap of long runs (`inference.config.memory_cap`), for segment and serve.
+# `add_engine_options(p, names, **AUTO_CAP)`: --max-memory-frames and --memory whose defaults
+# (None) follow the run's length (`inference.config.long_input_options`), for segment and
+# serve; with `add_presence_option` for --presence.
 AUTO_CAP: dict[str, dict[str, Any]] = {
-    "defaults": {"max_memory_frames": None},
+    "defaults": {"max_memory_frames": None, "memory": None},
     "helps": {
         "max_memory_frames": "cap the memory at N frames; 0 = unbounded (default: unbounded, "
-        f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)"
+        f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)",
+        "memory": "plain: every memory frame, or the most recent within the cap (the "
+        "original's); long-term: given masks, recent frames and prototypes kept by use, within "
+        f"the cap (default: long-term for runs over {LONG_INPUT_FRAMES} frames, else plain)",
     },
 }
+PRESENCE_CHOICES = {"auto": None, "on": True, "off": False}
+
+
+def add_presence_option(p: argparse.ArgumentParser) -> None:
+    """--presence auto|on|off: the presence test (`inference.presence`)."""
+    p.add_argument(
+        "--presence",
+        choices=tuple(PRESENCE_CHOICES),
+        default="auto",
+        help="leave an object empty while the memory read says it is not in the frame, and "
+        f"find it again when it returns (needs --memory long-term; auto: on for runs over "
+        f"{LONG_INPUT_FRAMES} frames with the long-term memory) (default: auto)",
+    )
+
+
+def run_options(args: argparse.Namespace, frames: int) -> dict[str, Any]:
+    """The memory settings (cap, memory, presence) of a segment/serve run over `frames`
+    frames, from --max-memory-frames, --memory and --presence."""
+    return long_input_options(
+        args.max_memory_frames,
+        args.memory,
+        PRESENCE_CHOICES[getattr(args, "presence", "auto")],
+        frames,
+    )
 
 
 def flag(name: str) -> str:
@@ -73,6 +107,9 @@ def engine_config(args: argparse.Namespace, **values: Any) -> EngineConfig:
     """The EngineConfig of the parsed engine options (a flag's 0 -> None where it stands for
     None), `values` replacing them; an out-of-range value is a one-line error about its flag."""
     given = {name: getattr(args, name) for name in _ENGINE_FIELDS if hasattr(args, name)}
+    # a flag left to follow the run (None, e.g. --memory under AUTO_CAP) is the field's
+    # default until the run decides (`run_options`)
+    given = {k: v for k, v in given.items() if v is not None or _ENGINE_FIELDS[k].default is None}
     for name, value in given.items():
         if value == 0 and _ENGINE_FIELDS[name].metadata.get("zero_is_none"):
             given[name] = None

@@ -29,9 +29,11 @@ from gsfm.cli.options import (
     add_backend_options,
     add_device_option,
     add_engine_options,
+    add_presence_option,
     build_predictor,
     check_backend,
     engine_config,
+    run_options,
 )
 from gsfm.data.masks import (
     DAVIS_PALETTE,
@@ -43,7 +45,6 @@ from gsfm.data.masks import (
 from gsfm.data.overlay import overlay
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
-from gsfm.inference.config import memory_cap
 from gsfm.inference.track import track
 from gsfm.outputs import check_apart, check_creatable, check_file_output
 from gsfm.ownership import claimed, lock_names
@@ -92,9 +93,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_device_option(p)
     add_engine_options(
         p,
-        ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
+        ("precision", "size", "max_memory_frames", "memory", "top_k", "mem_every"),
         **AUTO_CAP,
     )
+    add_presence_option(p)
     add_backend_options(p)
     p.add_argument(
         "--resize-mask", action="store_true", help="resize masks to the frame size if they differ"
@@ -131,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.out, args.overlay, args.overwrite)
         source = open_frames(args.input)  # InputError when missing or unreadable
         masks, palette = read_masks(args, source)
-        cap = memory_cap(args.max_memory_frames, len(source))
-        check_run_memory(args, source, cap)
-        predictor = make_predictor(args, cap)
+        options = run_options(args, len(source))
+        check_run_memory(args, source, options["max_memory_frames"])
+        predictor = make_predictor(args, options)
         # --out is replaced as a set of masks: a reader sees the old set or the new one;
         # files that are not masks (*.png) stay.
         with staged_output(args.out, whole=True, keep=lambda name: not is_mask_name(name)) as st:
@@ -293,8 +295,9 @@ def later_mask_ids(
 # ----------------------------------------------------------------------------- running
 
 
-def make_predictor(args: argparse.Namespace, cap: int | None) -> VideoPredictor:
-    config = engine_config(args, max_memory_frames=cap)
+def make_predictor(args: argparse.Namespace, options: dict[str, object]) -> VideoPredictor:
+    """The predictor of the run: the engine flags with its memory settings (`run_options`)."""
+    config = engine_config(args, **options)
     return build_predictor(args, **asdict(config))
 
 

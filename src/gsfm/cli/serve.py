@@ -8,7 +8,14 @@ import logging
 import socket
 from pathlib import Path
 
-from gsfm.cli.options import AUTO_CAP, add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import (
+    AUTO_CAP,
+    PRESENCE_CHOICES,
+    add_device_option,
+    add_engine_options,
+    add_presence_option,
+    engine_config,
+)
 from gsfm.errors import InputError
 from gsfm.extras import require
 
@@ -33,9 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_device_option(p)
     add_engine_options(
         p,
-        ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
+        ("precision", "size", "max_memory_frames", "memory", "top_k", "mem_every"),
         **AUTO_CAP,
     )
+    add_presence_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="(default: 8765)")
     p.add_argument("--root", type=Path, metavar="DIR", help="folder whose videos may be opened")
@@ -62,7 +70,8 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = engine_config(args)  # the engine's range checks, as segment's (cap: per run)
+    # the engine's range checks, as segment's (cap, memory and presence: per run)
+    engine = engine_config(args)
     if not 0 < args.port < 65536:
         raise InputError(f"--port must be 1..65535, got {args.port}")
     if args.max_upload_mb <= 0 or args.idle_minutes <= 0:
@@ -80,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         engine=engine,
         max_memory_frames=args.max_memory_frames,
+        memory=args.memory,
+        presence=PRESENCE_CHOICES[args.presence],
         root=args.root,
         token=token,
         max_upload_bytes=int(args.max_upload_mb * (1 << 20)),

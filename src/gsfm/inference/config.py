@@ -24,6 +24,9 @@ MAX_SIZE = 4096
 ANTIALIAS = "antialias"
 ORIGINAL = "original"
 RESIZE_MODES = (ANTIALIAS, ORIGINAL)
+# which memory the engine keeps (gsfm.inference.memory, gsfm.inference.longterm)
+PLAIN, LONG_TERM = "plain", "long-term"
+MEMORY_KINDS = (PLAIN, LONG_TERM)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class EngineConfig:
       the predictions first and again after writing the new masks in, as the original's
       `interact` does (YouTube-VOS); off, the new masks go over the raw sigmoids and one
       aggregation follows.
+    - memory: "plain" (the original's: every memory frame, or with `max_memory_frames` the
+      most recent ones plus the first) or "long-term" (gsfm.inference.longterm: given masks,
+      recent frames and long-term prototypes chosen by use within `max_memory_frames`).
+    - presence: test each object's presence against what the memory read sees and leave it
+      empty while absent (gsfm.inference.presence; needs memory "long-term").
 
     Field metadata drives the command line (`gsfm.cli.options.add_engine_options`): `help`,
     and `zero_is_none` where the flag's 0 stands for None; fields with `cli: False` are set
@@ -64,6 +72,16 @@ class EngineConfig:
     precision: str = field(default="fp32", metadata={"help": "", "choices": PRECISIONS})
     resize: str = field(default=ANTIALIAS, metadata={"cli": False})
     reaggregate_on_join: bool = field(default=False, metadata={"cli": False})
+    memory: str = field(
+        default=PLAIN,
+        metadata={
+            "help": "plain: every memory frame, or the most recent within the cap (the "
+            "original's); long-term: given masks, recent frames and prototypes kept by use, "
+            "within the cap",
+            "choices": MEMORY_KINDS,
+        },
+    )
+    presence: bool = field(default=False, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         _at_least("top_k", self.top_k, 1, "all entries")
@@ -72,9 +90,20 @@ class EngineConfig:
         if self.size is not None and self.size > MAX_SIZE:
             raise OptionError("size", 16, self.size, "native", maximum=MAX_SIZE)
         _at_least("max_memory_frames", self.max_memory_frames, 2, "unbounded")
+        if self.memory == LONG_TERM:  # room for the first frame, 2 working, 1 long-term
+            _at_least("max_memory_frames", self.max_memory_frames, 4, "unbounded")
         if self.precision not in PRECISIONS:
             raise InputError(
                 f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
+        if self.memory not in MEMORY_KINDS:
+            raise InputError(
+                f"unknown memory {self.memory!r}; choose from {', '.join(MEMORY_KINDS)}"
+            )
+        if self.presence and self.memory != LONG_TERM:
+            raise InputError(
+                "the presence test needs the long-term memory (memory 'long-term', --memory "
+                "long-term)"
             )
         if self.resize not in RESIZE_MODES:
             raise InputError(
@@ -120,3 +149,24 @@ def memory_cap(requested: int | None, frames: int) -> int | None:
         )
         return LONG_INPUT_CAP
     return None
+
+
+def long_input_options(
+    cap: int | None, memory: str | None, presence: bool | None, frames: int
+) -> dict[str, Any]:
+    """The memory settings of a run over `frames` frames (`gsfm segment`, `gsfm serve`) as
+    EngineConfig fields: each as asked; what is not asked (None) follows the input's length.
+    Long inputs (over LONG_INPUT_FRAMES) get the long-term memory within LONG_INPUT_CAP
+    frames and the presence test (objects that leave are left empty and found again when
+    they return, at a flat memory and speed); shorter ones the original's memory without
+    the test. `presence` alone brings the long-term memory it needs."""
+    long = frames > LONG_INPUT_FRAMES
+    if memory is None:
+        memory = LONG_TERM if long or presence else PLAIN
+    if presence is None:
+        presence = long and memory == LONG_TERM
+    return {
+        "max_memory_frames": memory_cap(cap, frames),
+        "memory": memory,
+        "presence": presence,
+    }

@@ -17,9 +17,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gsfm.errors import InputError
-from gsfm.inference.config import EngineConfig
+from gsfm.inference.config import LONG_TERM, EngineConfig
 from gsfm.inference.device import autocast_context, check_precision, resolve_device
+from gsfm.inference.longterm import LongTermMemory
 from gsfm.inference.memory import MemoryBank
+from gsfm.inference.presence import PresenceTest
 from gsfm.inference.resize import network_size as network_size  # re-exported
 from gsfm.inference.resize import resize_frame, resize_masks
 from gsfm.inference.stages import stage
@@ -53,7 +55,16 @@ class InferenceEngine:
         self.device = resolve_device(device)
         check_precision(self.config.precision, self.device)
         self.network = network.to(self.device).eval()
-        self.bank = MemoryBank(self.config.max_memory_frames)
+        cfg = self.config
+        # The long-term memory and the presence test (long videos) are options; the default
+        # is the original's memory.
+        self.long_term = cfg.memory == LONG_TERM
+        self.bank: MemoryBank | LongTermMemory = (
+            LongTermMemory(cfg.max_memory_frames, top_k=cfg.top_k)
+            if self.long_term
+            else MemoryBank(cfg.max_memory_frames)
+        )
+        self.presence = PresenceTest() if cfg.presence else None
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -61,6 +72,8 @@ class InferenceEngine:
     def reset(self) -> None:
         """Forget the video: memory, objects and frame counter."""
         self.bank.clear()
+        if self.presence is not None:
+            self.presence.reset()
         self.object_ids: list[int] = []
         self.object_first_frame: list[int] = []
         self.frame_index = 0
@@ -138,12 +151,20 @@ class InferenceEngine:
                 probs = self._merge(probs, *given, t)
             prob = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0]
             due = self._last_write is None or t - self._last_write >= cfg.mem_every
+            # A frame where an absent object's decoder finds a look-alike stays out of memory
+            # (gsfm.inference.presence): written, the look-alike would be remembered either
+            # as the object or, were the object back, the object as background.
+            due = due and (self.presence is None or not self.presence.hold_write)
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):
                 with stage("encode_value"):
                     values = self.network.encode_value(x, features.f16, prob[None, 1:])
-                    self.bank.add(features.key, values, t, permanent=given is not None)
+                    if self.long_term:
+                        small = F.adaptive_avg_pool2d(prob[1:], features.key.shape[-2:])
+                        self.bank.add(features.key, values, t, given is not None, masks=small)
+                    else:
+                        self.bank.add(features.key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
 
@@ -161,6 +182,8 @@ class InferenceEngine:
             # in bf16 for a top-k selection.
             with torch.autocast(device_type=self.device.type, enabled=False):
                 affinity = query_affinity(keys.float(), features.key.float())
+                if self.long_term:
+                    self.bank.record_reads(affinity)
             readouts = []
             for start, stop, first in self._cohorts():
                 valid = self.bank.valid_slots(first).repeat_interleave(h * w)
@@ -169,7 +192,10 @@ class InferenceEngine:
             readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
         with stage("decode"):
             logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
-            return torch.sigmoid(logits.float())[0]
+            probs = torch.sigmoid(logits.float())[0]
+            if self.presence is not None:
+                probs = self.presence.gate(probs, affinity, features.key, self.bank)
+        return probs
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
         """(start, stop, first_frame) ranges of objects sharing a first frame."""
@@ -196,6 +222,8 @@ class InferenceEngine:
             self.object_ids.extend(new_ids)
             self.object_first_frame.extend([t] * len(new_ids))
             self.bank.add_objects(len(new_ids))
+            if self.presence is not None:
+                self.presence.add_objects(len(new_ids))
             log.debug("frame %d: objects %s join", t, new_ids)
         for j, obj in enumerate(ids):
             probs[self.object_ids.index(obj)] = given[j]

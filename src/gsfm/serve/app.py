@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsfm.data.masks import read_mask
 from gsfm.errors import GSFMError, InputError
-from gsfm.inference.config import EngineConfig, memory_cap
+from gsfm.inference.config import EngineConfig, long_input_options
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
@@ -70,6 +70,9 @@ class ServeConfig:
     # (inference.config.memory_cap: capped for long videos), 0 = unbounded, N = N frames. It
     # replaces engine.max_memory_frames, per propagation, from the number of frames it runs.
     max_memory_frames: int | None = None
+    # --memory and --presence as asked (None = automatic, from the propagation's length).
+    memory: str | None = None
+    presence: bool | None = None
     root: Path | None = None
     token: str | None = None  # required on every request when set
     max_upload_bytes: int = 2 << 30
@@ -105,8 +108,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     root = config.root.resolve() if config.root is not None else None
 
     def make_predictor(frames: int) -> VideoPredictor:
-        cap = memory_cap(config.max_memory_frames, frames)
-        engine = config.engine.with_options(max_memory_frames=cap)
+        engine = config.engine.with_options(**run_settings(config, frames))
         return VideoPredictor(network, engine, device=device, info=info)
 
     make_predictor(0)  # a bad --precision for the device fails now
@@ -399,8 +401,16 @@ def segment_flags(config: ServeConfig, frames: int) -> dict[str, object]:
     for name in ("size", "precision", "top_k", "mem_every"):
         value = getattr(config.engine, name)
         flags[name.replace("_", "-")] = 0 if value is None else value
-    flags["max-memory-frames"] = memory_cap(config.max_memory_frames, frames) or 0
+    settings = run_settings(config, frames)
+    flags["max-memory-frames"] = settings["max_memory_frames"] or 0
+    flags["memory"] = settings["memory"]
+    flags["presence"] = "on" if settings["presence"] else "off"
     return flags
+
+
+def run_settings(config: ServeConfig, frames: int) -> dict[str, object]:
+    """Memory cap, memory kind and presence test of a propagation over `frames` frames."""
+    return long_input_options(config.max_memory_frames, config.memory, config.presence, frames)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

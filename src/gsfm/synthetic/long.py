@@ -52,8 +52,13 @@ CUT_SHOT = (60, 350)  # frames of a cut-away shot
 WANDER = (100, 350)  # frames an object stays in view between two absences
 AWAY = (60, 300)  # frames an object stays out of the frame or behind the pillar
 _MOVE = (30, 60)  # frames to leave the frame, come back in, or reach the pillar
-_MIN_FRAMES = 60
+_MIN_FRAMES = 60  # an absence ends at least this long before the clip does
 MIN_LONG_FRAMES = 2 * _MIN_FRAMES
+
+
+def _span(rng: np.random.Generator, bounds: tuple[int, int], pace: float) -> int:
+    """A random duration in `bounds` frames, times `pace` (at least 2 frames)."""
+    return max(2, round(pace * int(rng.integers(bounds[0], bounds[1] + 1))))
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,7 @@ def _pillar(
     """A large untracked shape standing still in front of everything, and the distance of
     each frame pixel inside it to its outline (0 outside)."""
     height, width = size
-    radius = float(rng.uniform(0.28, 0.36)) * min(height, width)
+    radius = float(rng.uniform(0.32, 0.4)) * min(height, width)
     shape = random_shape(rng, radius, ("ellipse", "polygon")[int(rng.integers(2))])
     shape = replace(shape, aspect=float(np.exp(rng.uniform(-0.25, 0.25))))
     side = 2 * math.ceil(shape.extent) + 3
@@ -238,6 +243,7 @@ def _object_path(
     size: tuple[int, int],
     pillar_depth: np.ndarray,
     motion: float,
+    pace: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Absence]]:
     """x, y and scale per frame, and the planned absences, of one object in its scene.
 
@@ -269,16 +275,14 @@ def _object_path(
 
     t = 0
     while True:
-        event = t + int(rng.integers(*WANDER))
+        event = t + _span(rng, WANDER, pace)
         tt = t + step * rng.uniform(0.7, 1.3)
         while tt < min(event, num_frames - 1):
             point = _start_point(rng, size, clear, 0.0)
             keys.append((round(tt), *point, base + rng.uniform(-0.15, 0.15)))
             tt += step * rng.uniform(0.7, 1.3)
-        gone = int(rng.integers(*_MOVE))
-        away = int(rng.integers(*AWAY))
-        back = int(rng.integers(*_MOVE))
-        if event + gone + away + back + _MIN_FRAMES >= num_frames:
+        gone, away, back = _span(rng, _MOVE, pace), _span(rng, AWAY, pace), _span(rng, _MOVE, pace)
+        if event + gone + away + back + _MIN_FRAMES * pace >= num_frames:
             break
         keys = [k for k in keys if k[0] < event]
         fits = math.log(max(depth - 3.0, 1e-3) / extent)  # largest log-scale the pillar hides
@@ -326,6 +330,7 @@ def _home_scene(
     distractors: int,
     motion: float,
     size_range: tuple[float, float],
+    pace: float,
 ) -> tuple[_Scene, list[_Drift], list[Absence], list[tuple[Shape, TextureSpec]]]:
     """The objects' own scene over the whole clip, with the pillar in front of everything."""
     height, width = size
@@ -336,7 +341,9 @@ def _home_scene(
         radius = float(rng.uniform(*size_range)) * min(height, width)
         shape = random_shape(rng, radius)
         spec = textured_texture(rng, round(2 * shape.extent))
-        x, y, scale, gaps = _object_path(rng, i + 1, shape.extent, num_frames, size, depth, motion)
+        x, y, scale, gaps = _object_path(
+            rng, i + 1, shape.extent, num_frames, size, depth, motion, pace
+        )
         texel = max(1.0, float(scale.max()))
         side = 2 * math.ceil(shape.extent * texel) + 3
         ta, va = _smooth(rng, num_frames, 30.0 / max(motion, 1e-3), -0.5, 0.5)
@@ -396,14 +403,13 @@ def _cut_scene(
     return _Scene(height, width, background, view, sprites, _interp(tg, vg, num_frames))
 
 
-def _shots(rng: np.random.Generator, num_frames: int) -> list[tuple[bool, int, int]]:
+def _shots(rng: np.random.Generator, num_frames: int, pace: float) -> list[tuple[bool, int, int]]:
     """(home?, start, stop) of alternating shots covering the clip, home first."""
     out: list[tuple[bool, int, int]] = []
     t, home = 0, True
     while t < num_frames:
-        low, high = HOME_SHOT if home else CUT_SHOT
-        stop = t + int(rng.integers(low, high + 1))
-        if num_frames - stop < CUT_SHOT[0]:
+        stop = t + _span(rng, HOME_SHOT if home else CUT_SHOT, pace)
+        if num_frames - stop < CUT_SHOT[0] * pace:
             stop = num_frames
         out.append((home, t, stop))
         t, home = stop, not home
@@ -419,16 +425,19 @@ def make_long_clip(
     *,
     distractors: int = 1,
     motion: float = 1.0,
-    size_range: tuple[float, float] = (0.07, 0.12),
+    size_range: tuple[float, float] = (0.1, 0.16),
     noise: float = 2.0,
     blur: float = 0.6,
+    pace: float = 1.0,
 ) -> LongClip:
     """A long clip; the same seed and arguments always give the same frames.
 
     Every object is visible in frame 0 (the only mask the DAVIS protocol gives); the first
     shot is the objects' scene. distractors: unlabelled look-alikes in the objects' scene;
     size_range: object radius as a fraction of min(height, width) before scale changes
-    (re-entries change it by 1.5-2x); motion, noise, blur as `make_clip`.
+    (re-entries change it by 1.5-2x); pace: multiplies the durations of shots, stays in
+    view and absences (0.3: a few hundred frames hold several absences, for tests); motion,
+    noise, blur as `make_clip`.
     """
     if num_frames < MIN_LONG_FRAMES or height < 32 or width < 32:
         raise ValueError(
@@ -436,12 +445,14 @@ def make_long_clip(
         )
     if not 1 <= num_objects <= 254:
         raise ValueError(f"num_objects must be in 1..254, got {num_objects}")
+    if not 0.1 <= pace <= 10:
+        raise ValueError(f"pace must be in 0.1..10, got {pace}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     size = (height, width)
-    plan = _shots(rng, num_frames)
+    plan = _shots(rng, num_frames, pace)
     for _ in range(_MAX_TRIES):
         home, drifts, absences, specs = _home_scene(
-            rng, num_frames, size, num_objects, distractors, motion, size_range
+            rng, num_frames, size, num_objects, distractors, motion, size_range, pace
         )
         hidden = _hidden_at_entry(home, max(4, int(0.002 * height * width)))
         if not hidden:

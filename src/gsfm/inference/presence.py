@@ -1,0 +1,178 @@
+"""Presence test: is each object in this frame at all, judged by what the memory read sees.
+
+The top-k readout always returns a mixture of memory values, however poor the best match,
+so a frame without the object still reads "object" wherever it looks most like it (a cut to
+a scene with the same colours; the place where the object was last seen), the decoder
+paints it, and once such a frame is written to memory the false region matches itself from
+then on (`scripts/absence_sources.py` measured this on the long procedural set: the squared
+key distance from a false region to the nearest object entry is 3-40x the object's usual
+one on the first frames of an absence, and near zero a few memory writes later).
+
+So the test looks at the frame's query keys where the decoder puts an object (its region:
+cells of the key grid where the object's probability averages over 0.5) and measures, from
+the affinities the readout already computed, the squared distance to the nearest memory
+entry of that object (entries whose stored mask is over 0.5) and to the nearest other entry;
+the median over the region of each gives `d_obj` and `d_other`. Per object, with
+hysteresis:
+
+- present -> absent when `d_obj` exceeds `leave` times the object's usual `d_obj` (the
+  median of its last `window` present frames) and `d_obj > ratio_out * d_other` (the region
+  is not clearly more like the object than like the rest of the memory; a real object is
+  about 0.1-0.3 of the way). That frame is written to memory with the object empty, so the
+  look-alike is remembered as not the object;
+- absent -> present when the decoder finds a region with `d_obj < ratio_in * d_other` and
+  `d_obj` under `cap` times the usual distance: a returning object (another side, another
+  scale) is unlike everything in memory but still closest to its own entries, while a
+  look-alike already written as background matches those background entries.
+
+While absent, the object's probabilities are zero (it is left empty and written empty).
+Objects whose memory holds no entry over 0.5 (too small for the key grid) are never gated.
+Only the engine's long-term memory keeps the masks this needs (`inference.longterm`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gsfm.inference.longterm import LongTermMemory
+
+
+@dataclass(frozen=True)
+class PresenceSettings:
+    """Thresholds of the presence test (chosen on the long set's validation videos)."""
+
+    leave: float = 3.0
+    ratio_out: float = 0.6
+    ratio_in: float = 0.5
+    cap: float = 20.0
+    novelty: float = 2.0
+    window: int = 15
+    warmup: int = 3  # present frames measured before the test may act
+
+
+@dataclass
+class _ObjectState:
+    present: bool = True
+    usual: deque[float] = field(default_factory=deque)
+
+    def usual_distance(self, warmup: int) -> float | None:
+        """The upper quartile of the object's recent best-cell distances (None until
+        `warmup` frames were measured)."""
+        if len(self.usual) < warmup:
+            return None
+        return float(statistics.quantiles(self.usual, n=4, method="inclusive")[2])
+
+
+class PresenceTest:
+    """Per-object presence across the frames of one video (see the module doc)."""
+
+    def __init__(self, settings: PresenceSettings | None = None) -> None:
+        self.settings = settings or PresenceSettings()
+        self.acting = True  # False: measure only (scripts/absence_sources.py)
+        self.observer: Callable[[dict[str, list[float]]], None] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.objects: list[_ObjectState] = []
+        # an absent object's decoder finds something: keep this frame out of memory
+        self.hold_write = False
+        self.novelty: deque[float] = deque(maxlen=self.settings.window)
+
+    def add_objects(self, count: int) -> None:
+        window = self.settings.window
+        self.objects += [_ObjectState(usual=deque(maxlen=window)) for _ in range(count)]
+
+    @property
+    def present(self) -> list[bool]:
+        return [o.present for o in self.objects]
+
+    def gate(
+        self, probs: Tensor, affinity: Tensor, query_key: Tensor, bank: LongTermMemory
+    ) -> Tensor:
+        """Decoder sigmoids [N, Hp, Wp], the frame's affinity [1, Q, M] to the memory and its
+        key [1, Ck, h, w] -> the sigmoids with absent objects emptied."""
+        stats = self.statistics(probs, affinity, query_key, bank)
+        if self.observer is not None:
+            self.observer({k: list(v) for k, v in stats.items()})
+        self.hold_write = False
+        if not self.acting:
+            return probs
+        s = self.settings
+        familiar = (
+            len(self.novelty) < s.warmup
+            or stats["novelty"][0]
+            < s.novelty * (statistics.quantiles(self.novelty, n=4, method="inclusive")[2])
+        )
+        keep = []
+        for n, state in enumerate(self.objects):
+            d_obj, d_other = stats["obj_dist"][n], stats["bg_dist"][n]
+            judged = stats["region"][n] > 0 and math.isfinite(d_obj)
+            usual = state.usual_distance(s.warmup)
+            if state.present and judged:
+                far = usual is not None and d_obj > s.leave * usual
+                if far and d_obj > s.ratio_out * d_other:
+                    state.present = False
+                else:
+                    state.usual.append(d_obj)
+            elif judged:
+                back = d_obj < s.ratio_in * d_other and (usual is None or d_obj < s.cap * usual)
+                state.present = back and familiar
+            self.hold_write |= judged and not state.present
+            keep.append(state.present)
+        if not self.hold_write:
+            self.novelty.append(stats["novelty"][0])
+        if all(keep):
+            return probs
+        alive = torch.tensor(keep, device=probs.device, dtype=probs.dtype)
+        return probs * alive.view(-1, 1, 1)
+
+    @staticmethod
+    def statistics(
+        probs: Tensor, affinity: Tensor, query_key: Tensor, bank: LongTermMemory
+    ) -> dict[str, list[float]]:
+        """Per object: region (cells of the key grid where the decoder puts it; its best cell
+        when none averages over 0.5 but some pixel does; 0 when no pixel does); obj_dist, the
+        squared key distance from the region's cell that best matches the object to the
+        object's nearest entry (inf when the memory has none), and bg_dist, from that cell to
+        the nearest entry of something else."""
+        h, w = query_key.shape[-2:]
+        ck = query_key.shape[1]
+        q = query_key.float().flatten(2)[0]  # [Ck, Q]
+        # affinity = (2 q.k - |k|^2) / sqrt(Ck), so |q - k|^2 = |q|^2 - sqrt(Ck) affinity
+        dist = q.pow(2).sum(0)[:, None] - affinity[0] * math.sqrt(ck)  # [Q, M]
+        stored = bank.object_masks()  # [M, N]
+        # Entries of the object (mask over 0.5) and entries clearly of something else (under
+        # 0.1); cells half on the object's outline count as neither.
+        masks, others = stored > 0.5, stored < 0.1
+        pooled = F.adaptive_avg_pool2d(probs[None], (h, w))[0].flatten(1)  # [N, Q]
+        fires = (probs > 0.5).flatten(1).any(dim=1)
+        # how unlike the memory the frame is: its cells' median distance to their nearest entry
+        novelty = float(dist.min(dim=1).values.median())
+        out: dict[str, list[float]] = {"region": [], "obj_dist": [], "bg_dist": []}
+        out["novelty"] = [novelty]
+        inf = torch.tensor(float("inf"), device=dist.device)
+        for n in range(probs.shape[0]):
+            region = pooled[n] > 0.5
+            if fires[n] and not bool(region.any()):
+                region = pooled[n] == pooled[n].max()
+            count = int(region.sum()) if fires[n] else 0
+            out["region"].append(float(count))
+            if count == 0:
+                out["obj_dist"].append(math.nan)
+                out["bg_dist"].append(math.nan)
+                continue
+            rows = dist[region]  # [R, M]
+            near_obj = torch.where(masks[:, n], rows, inf).min(dim=1).values
+            near_other = torch.where(others[:, n], rows, inf).min(dim=1).values
+            best = int(torch.argmin(near_obj))
+            out["obj_dist"].append(float(near_obj[best]))
+            out["bg_dist"].append(float(near_other[best]))
+        return out

@@ -1,0 +1,110 @@
+"""The presence test (`inference.presence`): its distances worked out by hand on made-up keys,
+its hysteresis on made-up statistics, and, on generated long clips, what it does against the
+ground truth: absent objects left empty, returning ones found again."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gsfm.inference.longterm import LongTermMemory
+from gsfm.inference.presence import PresenceSettings, PresenceTest
+from gsfm.model.readout import query_affinity
+
+
+def test_distances_by_hand():
+    """Memory: one frame of 3 entries (keys 0, 2, 10 on every channel) whose masks are 1, 0.3
+    (an outline cell: neither object nor other) and 0. The frame's region is its first two
+    cells (keys 1 and 9); the third (key 5) is outside it."""
+    ck = 2
+    bank = LongTermMemory(budget=None)
+    bank.add_objects(1)
+    key = torch.tensor([0.0, 2.0, 10.0]).view(1, 1, 1, 3).repeat(1, ck, 1, 1)
+    bank.add(key, torch.zeros(1, 1, 3, 1, 3), 0, True, masks=torch.tensor([[[1.0, 0.3, 0.0]]]))
+    query = torch.tensor([1.0, 9.0, 5.0]).view(1, 1, 1, 3).repeat(1, ck, 1, 1)
+    affinity = query_affinity(bank.keys(), query)
+    probs = torch.zeros(1, 16, 48)
+    probs[0, :, :32] = 0.9  # the first two 16x16 cells
+    stats = PresenceTest.statistics(probs, affinity, query, bank)
+    assert stats["region"] == [2.0]
+    # squared distances summed over the 2 channels; object entry: key 0; other: key 10
+    # the region's cell nearest the object is key 1: 2 * 1^2 to the object (key 0), and
+    # 2 * 9^2 from it to the other entry (key 10); key 2 (mask 0.3) is neither
+    assert stats["obj_dist"][0] == pytest.approx(2.0)
+    assert stats["bg_dist"][0] == pytest.approx(2 * 81.0)
+    nothing = PresenceTest.statistics(torch.zeros(1, 16, 48), affinity, query, bank)
+    assert nothing["region"] == [0.0] and math.isnan(nothing["obj_dist"][0])
+
+
+class Scripted(PresenceTest):
+    """The state machine fed with made-up statistics, one (obj_dist, bg_dist[, novelty]) per
+    frame (novelty 1 unless given)."""
+
+    def __init__(self, script, **settings):
+        super().__init__(PresenceSettings(**settings))
+        self.script = iter(script)
+        self.add_objects(1)
+
+    @staticmethod
+    def statistics(probs, affinity, query_key, bank):
+        raise AssertionError("replaced per instance")
+
+    def run(self) -> list[tuple[bool, bool, bool]]:
+        out = []
+        for d_obj, d_other, *novel in self.script:
+            region = 0.0 if d_obj is None else 3.0
+            self.statistics = lambda *a, d=d_obj, o=d_other, r=region, n=novel: {  # type: ignore[method-assign]
+                "region": [r],
+                "obj_dist": [math.nan if d is None else d],
+                "bg_dist": [math.nan if o is None else o],
+                "novelty": [n[0] if n else 1.0],
+            }
+            probs = torch.ones(1, 4, 4)
+            gated = self.gate(probs, None, None, None)
+            out.append((self.present[0], bool(gated.sum() > 0), self.hold_write))
+        return out
+
+
+def test_hysteresis():
+    s = dict(leave=3.0, ratio_out=0.6, ratio_in=0.5, cap=20.0, warmup=3)
+    script = [
+        (10.0, 50.0),
+        (10.0, 50.0),
+        (10.0, 50.0),  # usual (upper quartile of 10, 10, 10) = 10
+        (31.0, 40.0),  # over 3x usual and not clearly the object (31 / 40 > 0.6): leaves
+        (20.0, 30.0),  # 20 / 30 > 0.5: stays away
+        (None, None),  # the decoder finds nothing: nothing to judge, stays away
+        (12.0, 30.0),  # 12 / 30 < 0.5 and under 20x usual: back
+        (12.0, 100.0),  # usual = upper quartile of 10, 10, 10, 12 = 10.5
+        (40.0, 50.0),  # 3.8x usual, 40 / 50 > 0.6: leaves
+        (15.0, 1000.0),  # clearly the object, under 20x usual: back
+    ]
+    states = Scripted(script, **s).run()
+    present = [True, True, True, False, False, False, True, True, False, True]
+    assert [p for p, _, _ in states] == present
+    assert [kept for _, kept, _ in states] == present  # absent = emptied
+    # frames where an absent object's decoder found something stay out of memory
+    held = [False, False, False, True, True, False, False, False, True, False]
+    assert [h for _, _, h in states] == held
+
+
+def test_close_to_the_object_never_leaves_and_far_returns_are_capped():
+    near = [(10.0, 50.0)] * 3 + [(45.0, 60.0)]  # 4.5x usual, ratio 0.75
+    assert Scripted(near, ratio_out=0.8).run()[-1][0] is True  # 0.75 < 0.8: stays
+    back = [(10.0, 50.0)] * 3 + [(100.0, 110.0), (300.0, 1000.0), (150.0, 1000.0)]
+    states = Scripted(back, cap=20.0).run()
+    assert [p for p, _, _ in states[3:]] == [False, False, True]  # 300 > 20 * 10; 150 < 200
+
+
+def test_no_return_while_the_whole_frame_is_unlike_the_memory():
+    """A cut to another scene: every cell is far from memory (novelty 10x its usual), so even
+    a region nearer the object than anything else is not the object's return; the frames
+    with a look-alike are kept out of the novelty's usual level."""
+    script = [(10.0, 50.0)] * 3 + [(50.0, 60.0, 10.0)]  # leaves on entering the new scene
+    script += [(30.0, 600.0, 10.0)] * 20  # ratio 0.05, 3x usual: still not back
+    script += [(30.0, 600.0, 1.5)]  # the scene is familiar again: back
+    states = Scripted(script).run()
+    assert [p for p, _, _ in states[3:]] == [False] * 21 + [True]
+    assert all(h for _, _, h in states[3:-1])
