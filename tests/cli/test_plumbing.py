@@ -81,6 +81,37 @@ def test_segment_max_memory_frames_caps_the_engine_memory(
     assert memory_counts[:3] == [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("flags", "kind", "presence"),
+    [([], "long-term", True), (["--memory", "plain", "--presence", "off"], "plain", False)],
+)
+def test_segment_long_inputs_get_the_long_term_memory_and_the_presence_test(
+    tmp_path, capsys, monkeypatch, flags, kind, presence
+) -> None:
+    """Over LONG_INPUT_FRAMES (lowered here to 7) frames: the 4-frame long-term memory with
+    the presence test, unless asked otherwise; seen from the engine that ran."""
+    import gsfm.inference.config as engine_settings
+
+    monkeypatch.setattr(engine_settings, "LONG_INPUT_FRAMES", 7)
+    monkeypatch.setattr(engine_settings, "LONG_INPUT_CAP", 4)
+    seen = []
+    step = InferenceEngine.step
+
+    def spy(self, *args, **kwargs):
+        out = step(self, *args, **kwargs)
+        seen.append((type(self.bank).__name__, self.presence is not None, self.memory_frames))
+        return out
+
+    monkeypatch.setattr(InferenceEngine, "step", spy)
+    frames, mask = save_input(tmp_path)
+    argv = ["segment", str(frames), "--mask", str(mask), "--out", str(tmp_path / "out")]
+    argv += ["--weights", "random:gsfm-tiny", "--device", "cpu", "--size", "0", "--mem-every", "1"]
+    assert main([*argv, *flags]) == 0, capsys.readouterr().err
+    bank = "LongTermMemory" if kind == "long-term" else "MemoryBank"
+    assert {(b, p) for b, p, _ in seen} == {(bank, presence)}
+    assert max(n for _, _, n in seen) == 4
+
+
 def test_infer_memory_is_unbounded_with_the_asked_mem_every(
     tmp_path, capsys, memory_counts
 ) -> None:

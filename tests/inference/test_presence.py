@@ -99,12 +99,33 @@ def test_close_to_the_object_never_leaves_and_far_returns_are_capped():
 
 
 def test_no_return_while_the_whole_frame_is_unlike_the_memory():
-    """A cut to another scene: every cell is far from memory (novelty 10x its usual), so even
-    a region nearer the object than anything else is not the object's return; the frames
-    with a look-alike are kept out of the novelty's usual level."""
-    script = [(10.0, 50.0)] * 3 + [(50.0, 60.0, 10.0)]  # leaves on entering the new scene
-    script += [(30.0, 600.0, 10.0)] * 20  # ratio 0.05, 3x usual: still not back
-    script += [(30.0, 600.0, 1.5)]  # the scene is familiar again: back
+    """A cut to another scene: every cell is far from memory (novelty 1000x its usual), so
+    even a region nearer the object than anything else is not the object's return; the
+    frames with a look-alike are kept out of the novelty's usual level. A one-cell region
+    leaves only in a new scene."""
+    script = [(10.0, 50.0)] * 3 + [(50.0, 60.0, 1000.0)]  # leaves on entering the new scene
+    script += [(30.0, 600.0, 1000.0)] * 20  # ratio 0.05, 3x usual: still not back
+    script += [(30.0, 600.0, 50.0)]  # the scene is familiar again (under 100x): back
     states = Scripted(script).run()
     assert [p for p, _, _ in states[3:]] == [False] * 21 + [True]
     assert all(h for _, _, h in states[3:-1])
+
+
+def test_one_cell_leaves_only_in_a_new_scene():
+    class OneCell(Scripted):
+        def run(self):
+            out = []
+            for d_obj, d_other, novel in self.script:
+                self.statistics = lambda *a, d=d_obj, o=d_other, n=novel: {  # type: ignore[method-assign]
+                    "region": [1.0],
+                    "obj_dist": [d],
+                    "bg_dist": [o],
+                    "novelty": [n],
+                }
+                self.gate(torch.ones(1, 4, 4), None, None, None)
+                out.append(self.present[0])
+            return out
+
+    warm = [(10.0, 50.0, 1.0)] * 3
+    assert OneCell([*warm, (50.0, 60.0, 1.0)]).run()[-1] is True
+    assert OneCell([*warm, (50.0, 60.0, 1000.0)]).run()[-1] is False

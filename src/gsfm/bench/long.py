@@ -18,7 +18,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from gsfm.errors import GSFMError
 from gsfm.evaluation.parts import PARTS, PartScorer, PartSummary, combine
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
+from gsfm.inference.presence import PresenceSettings
 from gsfm.inference.track import track
 from gsfm.model.weights import load_network
 from gsfm.synthetic.benchmark import LONG_SIZE, LONG_VIDEOS, long_clip, long_plan
@@ -83,6 +84,7 @@ class LongConfig:
 
     label: str = "unbounded"
     options: dict[str, Any] = field(default_factory=dict)  # EngineConfig fields
+    presence: dict[str, Any] = field(default_factory=dict)  # PresenceSettings fields
     videos: tuple[int, ...] = tuple(LONG_VIDEOS)
     length: int | None = None  # replaces every video's planned length
     height: int = LONG_SIZE[0]
@@ -137,6 +139,8 @@ def measure_long(config: LongConfig) -> dict[str, Any]:
     device = resolve_device(config.device)
     network, info = load_network(weights_source(config.variant), device)
     predictor = VideoPredictor(network, device=device, info=info, size=None, **config.options)
+    if config.presence and predictor.engine.presence is not None:
+        predictor.engine.presence.settings = replace(PresenceSettings(), **config.presence)
     gc.collect()
     peak_reset = reset_peak_rss()
     baseline = current_rss_bytes() or peak_rss_bytes()

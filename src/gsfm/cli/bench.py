@@ -33,7 +33,7 @@ gsfm-tiny}, sizes {854x480, 224x128}, frames {50, 200, 1000} and cap {none, 20}.
 
 Long videos (--long): J&F overall and per part (present / absent / returned), the share of
 absent frames left empty, frames/s and peak memory of memory settings over the long procedural
-set (gsfm data benchmark --kind long: videos 0-3 by default, 1,000-3,000 frames at 336x192,
+set (gsfm data benchmark --kind long: videos 0-3 by default, 1,000-2,000 frames at 336x192,
 rendered and scored a chunk at a time, native size, top_k 50, mem_every 3). Settings
 (--memory): unbounded (the original's memory), fifo (the original's cap: the --budget most
 recent memory frames plus the first), long-term (recent frames plus prototypes kept by use,

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gsfm.cli.options import (
+    PRESENCE_CHOICES,
     add_backend_options,
     add_device_option,
     add_engine_options,
+    add_presence_option,
     backend_settings,
     build_predictor,
     check_backend,
@@ -86,13 +88,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_backend_options(p)
     add_engine_options(
         p,
-        ("precision", "size", "top_k", "mem_every"),
+        ("precision", "size", "top_k", "mem_every", "memory"),
         defaults={"top_k": None, "mem_every": None},
         helps={
             "top_k": f"memory top-k (default: {_defaults('top_k')})",
             "mem_every": f"memory frame every N frames (default: {_defaults('mem_every')})",
         },
     )
+    add_presence_option(p, automatic=False)
     p.add_argument(
         "--overlay",
         action="store_true",
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         mem_every=spec.mem_every if args.mem_every is None else args.mem_every,
         resize=spec.resize,
         reaggregate_on_join=spec.reaggregate_on_join,
+        presence=PRESENCE_CHOICES[args.presence],
     )
     check_backend(args)
 
@@ -138,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
         **backend_settings(args),
+        # recorded only when not the original's (earlier runs' settings stay comparable)
+        **({"memory": config.memory} if config.memory != "plain" else {}),
+        **({"presence": True} if config.presence else {}),
     }
     check_apart([("--out", args.out)], input_folders(videos))
     if not args.out.exists():

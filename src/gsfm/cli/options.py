@@ -45,15 +45,18 @@ AUTO_CAP: dict[str, dict[str, Any]] = {
 PRESENCE_CHOICES = {"auto": None, "on": True, "off": False}
 
 
-def add_presence_option(p: argparse.ArgumentParser) -> None:
-    """--presence auto|on|off: the presence test (`inference.presence`)."""
+def add_presence_option(p: argparse.ArgumentParser, automatic: bool = True) -> None:
+    """--presence: the presence test (`inference.presence`); auto|on|off (default auto: on
+    for long runs) where `automatic`, else on|off (default off)."""
+    auto = f"auto: on for runs over {LONG_INPUT_FRAMES} frames with the long-term memory; "
     p.add_argument(
         "--presence",
-        choices=tuple(PRESENCE_CHOICES),
-        default="auto",
+        choices=tuple(PRESENCE_CHOICES) if automatic else ("on", "off"),
+        default="auto" if automatic else "off",
         help="leave an object empty while the memory read says it is not in the frame, and "
-        f"find it again when it returns (needs --memory long-term; auto: on for runs over "
-        f"{LONG_INPUT_FRAMES} frames with the long-term memory) (default: auto)",
+        "find it again when it returns (needs --memory long-term"
+        + (f"; {auto}" if automatic else "; ")
+        + f"default: {'auto' if automatic else 'off'})",
     )
 
 

@@ -4,28 +4,32 @@ The top-k readout always returns a mixture of memory values, however poor the be
 so a frame without the object still reads "object" wherever it looks most like it (a cut to
 a scene with the same colours; the place where the object was last seen), the decoder
 paints it, and once such a frame is written to memory the false region matches itself from
-then on (`scripts/absence_sources.py` measured this on the long procedural set: the squared
-key distance from a false region to the nearest object entry is 3-40x the object's usual
-one on the first frames of an absence, and near zero a few memory writes later).
+then on. `scripts/absence_sources.py` measured this on the long procedural set: on the first
+frames of a cut the squared key distance from the false region to the nearest memory entry
+of the object is 3-30x the object's usual one; a few memory writes later it is near zero.
 
 So the test looks at the frame's query keys where the decoder puts an object (its region:
-cells of the key grid where the object's probability averages over 0.5) and measures, from
-the affinities the readout already computed, the squared distance to the nearest memory
-entry of that object (entries whose stored mask is over 0.5) and to the nearest other entry;
-the median over the region of each gives `d_obj` and `d_other`. Per object, with
+cells of the key grid where the object's probability averages over 0.5) and, from the
+affinities the readout already computed, takes the region's cell nearest to an entry of the
+object (stored mask over 0.5): `d_obj` is that squared distance, `d_other` the distance from
+the same cell to the nearest entry of something else (mask under 0.1); `novelty` is the
+frame's median distance from each cell to its nearest entry of any kind. Per object, with
 hysteresis:
 
-- present -> absent when `d_obj` exceeds `leave` times the object's usual `d_obj` (the
-  median of its last `window` present frames) and `d_obj > ratio_out * d_other` (the region
-  is not clearly more like the object than like the rest of the memory; a real object is
-  about 0.1-0.3 of the way). That frame is written to memory with the object empty, so the
-  look-alike is remembered as not the object;
-- absent -> present when the decoder finds a region with `d_obj < ratio_in * d_other` and
-  `d_obj` under `cap` times the usual distance: a returning object (another side, another
-  scale) is unlike everything in memory but still closest to its own entries, while a
-  look-alike already written as background matches those background entries.
+- present -> absent when `d_obj` exceeds `leave` times the object's usual distance (the upper
+  quartile of its last `window` present frames), `d_obj > ratio_out * d_other` (the region is
+  not clearly more like the object than like the rest of the memory; a visible object is
+  about 0.1-0.3 of the way), and the region has `min_cells` cells or the frame is new (a
+  half-hidden object often shows in a single cell);
+- absent -> present when the decoder finds a region with `d_obj < ratio_in * d_other`,
+  `d_obj` under `cap` times the usual distance, and the frame is familiar (`novelty` under
+  `novelty` times its usual level): a returning object at another scale is unlike its
+  memory but still nearer it than anything else, while a look-alike in another scene comes
+  with a whole frame unlike the memory.
 
-While absent, the object's probabilities are zero (it is left empty and written empty).
+While absent, an object's probabilities are zero (it is left empty), and a frame where the
+decoder still finds it is not written to memory: written, the look-alike would become the
+object, or, were the object back, the object would become background.
 Objects whose memory holds no entry over 0.5 (too small for the key grid) are never gated.
 Only the engine's long-term memory keeps the masks this needs (`inference.longterm`).
 """
@@ -53,7 +57,8 @@ class PresenceSettings:
     ratio_out: float = 0.6
     ratio_in: float = 0.5
     cap: float = 20.0
-    novelty: float = 2.0
+    novelty: float = 100.0
+    min_cells: int = 2
     window: int = 15
     warmup: int = 3  # present frames measured before the test may act
 
@@ -118,7 +123,9 @@ class PresenceTest:
             usual = state.usual_distance(s.warmup)
             if state.present and judged:
                 far = usual is not None and d_obj > s.leave * usual
-                if far and d_obj > s.ratio_out * d_other:
+                # one cell is little to go on (an object half hidden): only in a new scene
+                enough = stats["region"][n] >= s.min_cells or not familiar
+                if far and enough and d_obj > s.ratio_out * d_other:
                     state.present = False
                 else:
                     state.usual.append(d_obj)

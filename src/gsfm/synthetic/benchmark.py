@@ -21,7 +21,7 @@ parameters again from that seed alone. The reported sets are videos 0-11 of each
 checkpoints and inference settings are chosen on videos 12-35 (`--videos 36`, the reported
 twelve left out), never on the reported ones.
 
-The long set (`--kind long`, `gsfm.synthetic.long`: 1,000-5,000 frames, objects leaving the
+The long set (`--kind long`, `gsfm.synthetic.long`: 1,000-2,000 frames, objects leaving the
 frame and coming back at another scale, parked behind a pillar, slowly changing texture, cuts
 to unrelated scenes with look-alikes; empty ground truth while an object is absent) has
 `LONG_SEEDS` = 10_020_000 .. 10_029_999; long video i uses seed `LONG_SEED + i`, its length
@@ -68,7 +68,7 @@ REPORTED_VIDEOS = range(0, 12)  # the videos whose scores are reported (standard
 VALIDATION_VIDEOS = range(12, 36)  # where checkpoints and settings are chosen
 LONG_VIDEOS = range(0, 4)  # the long set's reported videos
 LONG_VALIDATION = range(4, 8)  # where settings for long videos are chosen
-LONG_FRAMES = (1000, 2000, 1500, 3000)  # length of long video i: LONG_FRAMES[i % 4]
+LONG_FRAMES = (1000, 1500, 1000, 2000)  # length of long video i: LONG_FRAMES[i % 4]
 LONG_SIZE = (192, 336)
 
 DEFAULT_VIDEOS = 12
