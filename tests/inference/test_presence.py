@@ -60,6 +60,7 @@ class Scripted(PresenceTest):
                 "obj_dist": [math.nan if d is None else d],
                 "bg_dist": [math.nan if o is None else o],
                 "novelty": [n[0] if n else 1.0],
+                "core_dist": [math.nan],
             }
             probs = torch.ones(1, 4, 4)
             gated = self.gate(probs, None, None, None)
@@ -121,6 +122,7 @@ def test_one_cell_leaves_only_in_a_new_scene():
                     "obj_dist": [d],
                     "bg_dist": [o],
                     "novelty": [n],
+                    "core_dist": [math.nan],
                 }
                 self.gate(torch.ones(1, 4, 4), None, None, None)
                 out.append(self.present[0])
@@ -129,3 +131,28 @@ def test_one_cell_leaves_only_in_a_new_scene():
     warm = [(10.0, 50.0, 1.0)] * 3
     assert OneCell([*warm, (50.0, 60.0, 1.0)]).run()[-1] is True
     assert OneCell([*warm, (50.0, 60.0, 1000.0)]).run()[-1] is False
+
+
+def test_leaves_when_far_from_the_given_and_long_term_entries():
+    """The region still matches the last frames' entries (d_obj as usual: the false region
+    was written there as the object) but not the first mask's or the prototypes'."""
+
+    class Core(Scripted):
+        def run(self):
+            out = []
+            for d_obj, d_core in self.script:
+                self.statistics = lambda *a, d=d_obj, c=d_core: {  # type: ignore[method-assign]
+                    "region": [3.0],
+                    "obj_dist": [d],
+                    "bg_dist": [50.0],
+                    "novelty": [1.0],
+                    "core_dist": [c],
+                }
+                self.gate(torch.ones(1, 4, 4), None, None, None)
+                out.append(self.present[0])
+            return out
+
+    warm = [(10.0, 20.0)] * 3
+    assert Core([*warm, (10.0, 70.0)]).run()[-1] is False  # 3.5x the usual core distance
+    assert Core([*warm, (10.0, 50.0)]).run()[-1] is True
+    assert Core([*warm, (10.0, 70.0)], core=False).run()[-1] is True

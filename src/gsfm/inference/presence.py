@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gsfm.inference.longterm import LongTermMemory
+from gsfm.inference.longterm import WORKING, LongTermMemory
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class PresenceSettings:
     cap: float = 20.0
     novelty: float = 100.0
     min_cells: int = 2
+    core: bool = True  # also leave when far from the given and long-term entries
     window: int = 15
     warmup: int = 3  # present frames measured before the test may act
 
@@ -67,6 +68,13 @@ class PresenceSettings:
 class _ObjectState:
     present: bool = True
     usual: deque[float] = field(default_factory=deque)
+    core: deque[float] = field(default_factory=deque)
+
+    def usual_core(self, warmup: int) -> float | None:
+        """As `usual_distance`, for the distances to the given and long-term entries."""
+        if len(self.core) < warmup:
+            return None
+        return float(statistics.quantiles(self.core, n=4, method="inclusive")[2])
 
     def usual_distance(self, warmup: int) -> float | None:
         """The upper quartile of the object's recent best-cell distances (None until
@@ -93,7 +101,10 @@ class PresenceTest:
 
     def add_objects(self, count: int) -> None:
         window = self.settings.window
-        self.objects += [_ObjectState(usual=deque(maxlen=window)) for _ in range(count)]
+        self.objects += [
+            _ObjectState(usual=deque(maxlen=window), core=deque(maxlen=window))
+            for _ in range(count)
+        ]
 
     @property
     def present(self) -> list[bool]:
@@ -119,16 +130,22 @@ class PresenceTest:
         keep = []
         for n, state in enumerate(self.objects):
             d_obj, d_other = stats["obj_dist"][n], stats["bg_dist"][n]
+            d_core = stats["core_dist"][n]
             judged = stats["region"][n] > 0 and math.isfinite(d_obj)
             usual = state.usual_distance(s.warmup)
+            core_usual = state.usual_core(s.warmup)
             if state.present and judged:
-                far = usual is not None and d_obj > s.leave * usual
+                far = usual is not None and d_obj > max(s.leave * usual, s.ratio_out * d_other)
+                if s.core and core_usual is not None and math.isfinite(d_core):
+                    far = far or d_core > max(s.leave * core_usual, s.ratio_out * d_other)
                 # one cell is little to go on (an object half hidden): only in a new scene
                 enough = stats["region"][n] >= s.min_cells or not familiar
-                if far and enough and d_obj > s.ratio_out * d_other:
+                if far and enough:
                     state.present = False
                 else:
                     state.usual.append(d_obj)
+                    if math.isfinite(d_core):
+                        state.core.append(d_core)
             elif judged:
                 back = d_obj < s.ratio_in * d_other and (usual is None or d_obj < s.cap * usual)
                 state.present = back and familiar
@@ -163,7 +180,10 @@ class PresenceTest:
         fires = (probs > 0.5).flatten(1).any(dim=1)
         # how unlike the memory the frame is: its cells' median distance to their nearest entry
         novelty = float(dist.min(dim=1).values.median())
-        out: dict[str, list[float]] = {"region": [], "obj_dist": [], "bg_dist": []}
+        # the entries that do not follow the last frames: given masks and long-term prototypes
+        core = torch.tensor([k != WORKING for k in bank.kinds], device=dist.device)
+        core = core.repeat_interleave(h * w)[:, None] & masks  # [M, N]
+        out: dict[str, list[float]] = {"region": [], "obj_dist": [], "bg_dist": [], "core_dist": []}
         out["novelty"] = [novelty]
         inf = torch.tensor(float("inf"), device=dist.device)
         for n in range(probs.shape[0]):
@@ -175,6 +195,7 @@ class PresenceTest:
             if count == 0:
                 out["obj_dist"].append(math.nan)
                 out["bg_dist"].append(math.nan)
+                out["core_dist"].append(math.nan)
                 continue
             rows = dist[region]  # [R, M]
             near_obj = torch.where(masks[:, n], rows, inf).min(dim=1).values
@@ -182,4 +203,6 @@ class PresenceTest:
             best = int(torch.argmin(near_obj))
             out["obj_dist"].append(float(near_obj[best]))
             out["bg_dist"].append(float(near_other[best]))
+            near_core = torch.where(core[:, n], rows, inf).min(dim=1).values
+            out["core_dist"].append(float(near_core.min()))
         return out
