@@ -183,6 +183,25 @@ def _fallback(
     return _with_strokes(prev, fg, bg)
 
 
+def labels_from_boxes(
+    image: np.ndarray,
+    boxes: list[tuple[int, Box]],
+    labels: np.ndarray | None = None,
+    config: FirstMaskConfig | None = None,
+) -> np.ndarray:
+    """A label map with one object per `(id, box)`, each from `from_box`, added to `labels`
+    (the objects of a mask given for the same frame keep their pixels). Where two boxes'
+    masks overlap, the smaller object gets the pixel: an object inside another's box is most
+    often in front of it, and the larger box's GrabCut tends to swallow it."""
+    image = _check_image(image)
+    out = np.zeros(image.shape[:2], np.uint8) if labels is None else labels.copy()
+    free = out == 0
+    masks = [(obj, from_box(image, box, config=config)) for obj, box in boxes]
+    for obj, mask in sorted(masks, key=lambda m: -int(m[1].sum())):  # largest first
+        out[mask & free] = obj
+    return out
+
+
 # ----------------------------------------------------------------------------- checks
 
 

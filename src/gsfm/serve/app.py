@@ -38,6 +38,7 @@ from gsfm.inference.config import EngineConfig, memory_cap
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
+from gsfm.serve.boxes import add_routes as add_box_routes
 from gsfm.serve.export import build_export
 from gsfm.serve.jobs import Job
 from gsfm.serve.media import (
@@ -389,6 +390,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             background=BackgroundTask(target.unlink, missing_ok=True),
         )
 
+    add_box_routes(app, store)  # the Box / Add / Remove tools (serve/boxes.py)
     return app
 
 
