@@ -39,7 +39,8 @@ class FirstMaskConfig:
     keep_fraction: float = 0.2  # other parts kept when at least this fraction of the largest
     refine_radius: float = 2.0  # guided filter radius, in pixels of the shrunk crop
     refine_eps: float = 1e-3  # guided filter regularisation (grey levels in 0..1)
-    reach: float = 0.5  # a correction changes pixels this near its strokes (x the box's side)
+    grow: float = 4.0  # strokes spread over connected pixels of their colour (Mahalanobis²)
+    reach: float = 0.3  # a correction changes pixels this near its strokes (x the box's side)
 
 
 def check_box(box: object, size: tuple[int, int], what: str = "box") -> Box:
@@ -99,17 +100,19 @@ def from_box(
         new = _disagreeing(prev, fg, bg)
         if not new.any():  # every stroke already agrees: nothing to correct
             return _with_strokes(prev, fg, bg)
-    region = _union(box, box_of(fg) if fg is not None else None)
-    region = _union(region, box_of(prev) if prev is not None else None)
+    region = _union(
+        _union(box, _outside(fg, box, size, config)), box_of(prev) if prev is not None else None
+    )
     crop = _crop(region, size, config)
     window = (slice(crop[1], crop[3]), slice(crop[0], crop[2]))
     patch = image[window]
     part = [None if m is None else m[window] for m in (fg, bg, prev)]
 
-    mask = _segment(patch, _inside(region, crop), *part, config)
+    mask, grown = _segment(patch, _inside(region, crop), *part, config)
     if prev is not None:
         reach = max(1, round(config.reach * max(box[2] - box[0], box[3] - box[1])))
-        far = cv2.distanceTransform((~new[window]).astype(np.uint8), cv2.DIST_L2, 3) > reach
+        pointed = new[window] | grown
+        far = cv2.distanceTransform((~pointed).astype(np.uint8), cv2.DIST_L2, 3) > reach
         mask = np.where(far, part[2], mask)
     mask = _tidy(_with_strokes(mask, part[0], part[1]), part[0], part[1], config)
     if not mask.any():  # GrabCut found nothing: keep what the user had
@@ -126,19 +129,33 @@ def _segment(
     bg: np.ndarray | None,
     prev: np.ndarray | None,
     config: FirstMaskConfig,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """GrabCut on the crop, shrunk to at most `max_pixels`, brought back to the crop's size
-    through a guided filter on the full-resolution crop."""
+    through a guided filter on the full-resolution crop; and the pixels the new strokes
+    spread over (see `_grow`), at the crop's size."""
     height, width = patch.shape[:2]
     scale = min(1.0, float(np.sqrt(config.max_pixels / (height * width))))
     small = _shrink(patch, scale)
     shape = small.shape[:2]
     x0, y0, x1, y1 = _scaled(region, scale, shape)
     labels = np.full(shape, cv2.GC_BGD, np.uint8)
+    grown = np.zeros(shape, bool)
     if prev is None:
         labels[y0:y1, x0:x1] = cv2.GC_PR_FGD
     else:
-        start = _shrink_mask(prev, shape)[y0:y1, x0:x1]
+        start = _shrink_mask(prev, shape)
+        before = start.copy()
+        if config.grow > 0:
+            inside = np.zeros(shape, bool)
+            inside[y0:y1, x0:x1] = True
+            if bg is not None:
+                seeds = _shrink_mask(bg & prev, shape)
+                start &= ~_grow(small, seeds, start, config.grow)
+            if fg is not None:
+                seeds = _shrink_mask(fg & ~prev, shape)
+                start |= _grow(small, seeds, ~start & inside, config.grow)
+        grown = start != before
+        start = start[y0:y1, x0:x1]
         labels[y0:y1, x0:x1] = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
     if bg is not None:
         labels[_shrink_mask(bg, shape)] = cv2.GC_BGD
@@ -150,7 +167,26 @@ def _segment(
         soft = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)
         radius = max(1, round(config.refine_radius / scale))
         soft = _guided_filter(_grey(patch), soft, radius, config.refine_eps)
-    return soft > 0.5
+        grown = cv2.resize(grown.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return soft > 0.5, grown.astype(bool)
+
+
+def _grow(image: np.ndarray, seeds: np.ndarray, allowed: np.ndarray, limit: float) -> np.ndarray:
+    """The pixels of `allowed` connected to the seeds through colours like the seeds' (a
+    squared Mahalanobis distance under `limit` from the seeds' mean colour)."""
+    if not seeds.any():
+        return seeds
+    pixels = image.reshape(-1, 3).astype(np.float32)
+    chosen = pixels[seeds.reshape(-1)]
+    mean = chosen.mean(0)
+    cov = np.cov(chosen.T) if len(chosen) > 3 else np.zeros((3, 3))
+    cov = cov + (8.0**2) * np.eye(3)
+    diff = pixels - mean
+    d = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov).astype(np.float32), diff)
+    near = (d.reshape(seeds.shape) < limit) & allowed | seeds
+    _, parts = cv2.connectedComponents(near.astype(np.uint8), connectivity=8)
+    hit = np.unique(parts[seeds])
+    return np.isin(parts, hit[hit > 0])
 
 
 def _disagreeing(prev: np.ndarray, fg: np.ndarray | None, bg: np.ndarray | None) -> np.ndarray:
@@ -236,6 +272,28 @@ def _union(box: Box, other: Box | None) -> Box:
     )
 
 
+def _outside(
+    fg: np.ndarray | None, box: Box, size: tuple[int, int], config: FirstMaskConfig
+) -> Box | None:
+    """Around the foreground strokes outside the box (by `reach`): where the object goes on."""
+    if fg is None:
+        return None
+    x0, y0, x1, y1 = box
+    out = fg.copy()
+    out[y0:y1, x0:x1] = False
+    found = box_of(out)
+    if found is None:
+        return None
+    r = round(config.reach * max(x1 - x0, y1 - y0))
+    height, width = size
+    return (
+        max(0, found[0] - r),
+        max(0, found[1] - r),
+        min(width, found[2] + r),
+        min(height, found[3] + r),
+    )
+
+
 def _crop(region: Box, size: tuple[int, int], config: FirstMaskConfig) -> Box:
     """The region plus a margin, inside the frame."""
     height, width = size
@@ -273,10 +331,10 @@ def _shrink(patch: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _shrink_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A mask at the shrunk size; a pixel is marked when any of its area was (thin strokes
+    """A new mask at the shrunk size; a pixel is marked when any of its area was (thin strokes
     survive the shrinking)."""
     if mask.shape == size:
-        return mask
+        return mask.copy()
     area = cv2.resize(mask.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return area > 0
 
