@@ -6,8 +6,8 @@ the centre of the largest wrong region (missed object: a foreground stroke; spil
 background stroke), the point farthest from that region's edge (the maximum of its distance
 transform). Reported per set: mean IoU after the box and after 1, 2, 3 and 5 corrections, the
 mean number of corrections to reach IoU 0.85 and 0.90 (capped at `max_clicks`, counted as the
-cap when never reached), the time per box and per correction, and the box itself as a mask
-(the baseline a user has without GrabCut).
+cap when never reached), the share of corrections that made IoU worse, the time per box and
+per correction, and the box itself as a mask (the baseline a user has without GrabCut).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ REPORTED_CLICKS = (1, 2, 3, 5)
 THRESHOLDS = (0.85, 0.90)
 MAX_CLICKS = 20  # the usual NoC cap
 MIN_OBJECT_PIXELS = 100  # objects smaller than this in a frame are not scored
+WORSE = 0.01  # a correction that lowers IoU by more than this counts as a worse one
 
 
 @dataclass
@@ -213,6 +214,7 @@ class SetResult:
     def summary(self) -> dict[str, object]:
         trials = self.trials
         corrections = [s for t in trials for s in t.correction_seconds]
+        steps = np.concatenate([np.diff(t.ious) for t in trials]) if trials else np.zeros(0)
         return {
             "set": self.name,
             "size": f"{self.size[1]}x{self.size[0]}",
@@ -229,6 +231,7 @@ class SetResult:
             "never_reached": {
                 f"{th:.2f}": sum(max(t.ious) < th for t in trials) for th in THRESHOLDS
             },
+            "worse_corrections": float(np.mean(steps < -WORSE)) if len(steps) else 0.0,
             "box_ms": 1000 * float(np.mean([t.box_seconds for t in trials])),
             "box_ms_max": 1000 * float(np.max([t.box_seconds for t in trials])),
             "correction_ms": 1000 * float(np.mean(corrections)) if corrections else 0.0,
@@ -262,6 +265,7 @@ def table_rows(summaries: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
         "IoU box",
         *(f"IoU +{k}" for k in REPORTED_CLICKS),
         *(f"NoC@{th:.2f}" for th in THRESHOLDS),
+        "worse",
         "ms/box",
         "ms/correction",
     ]
@@ -275,6 +279,7 @@ def table_rows(summaries: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
                 f"{s['box_as_mask_iou']:.3f}",
                 *(f"{s['iou'][str(k)]:.3f}" for k in (0, *REPORTED_CLICKS)),
                 *(f"{s['noc'][f'{th:.2f}']:.2f}" for th in THRESHOLDS),
+                f"{100 * s['worse_corrections']:.0f}%",
                 f"{s['box_ms']:.0f}",
                 f"{s['correction_ms']:.0f}",
             ]

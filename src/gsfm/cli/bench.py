@@ -359,7 +359,6 @@ def run_profile(
 
 def run_first_mask(args: argparse.Namespace) -> int:
     """The first-mask benchmark (gsfm.bench.first_mask) on the chosen sets."""
-    require("train", "gsfm bench first-mask")  # the procedural sets need scikit-image
     import os
     import sys
 
@@ -372,6 +371,8 @@ def run_first_mask(args: argparse.Namespace) -> int:
     from gsfm.machine import cpu_model, usable_cores
 
     sets = parse_list(args.sets, parse_set, "sets") or list(FIRST_MASK_SETS)
+    if set(sets) - {"sample"}:
+        require("train", "gsfm bench first-mask")  # the procedural sets need scikit-image
     sizes = parse_list(args.sizes, parse_size, "sizes") or [(480, 854)]
     if len(sizes) != 1:
         raise InputError("--sizes: first-mask takes one size (the procedural frames' WxH)")
