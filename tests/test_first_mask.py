@@ -195,3 +195,21 @@ def test_next_click_is_at_the_centre_of_the_largest_wrong_region():
     spill[33:40, 21:26] = True  # spilled 5x5 (rows 35-39) at the frame's edge, an edge too
     assert next_click(truth, spill) == (37, 23, False)
     assert next_click(truth, truth) is None
+
+
+def test_small_holes_are_filled_large_ones_and_marked_ones_kept():
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal(128, 10, (160, 160, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:160, :160]
+    ring = (yy - 80) ** 2 + (xx - 80) ** 2 <= 50**2  # area ~7850: holes under ~157 px are filled
+    small = (yy - 80) ** 2 + (xx - 55) ** 2 <= 4**2  # ~50 px
+    large = (yy - 80) ** 2 + (xx - 100) ** 2 <= 12**2  # ~450 px
+    image[ring & ~small & ~large] = (210, 40, 40)
+    mask = from_box(image, box_of(ring))
+    assert mask[small].all()  # filled
+    assert not mask[large].any()  # a real hole
+    assert region_similarity(ring & ~large, mask) >= 0.97
+    marked = np.zeros_like(ring)
+    marked[79:82, 54:57] = True  # the user says the small hole is background
+    kept = from_box(image, box_of(ring), background=marked, previous=mask)
+    assert not kept[small].any()

@@ -9,8 +9,8 @@ __version__ = "0.1.0"
 __all__ = ["TrackedFrame", "VideoPredictor", "__version__", "first_mask", "track"]
 
 if TYPE_CHECKING:
-    from gsfm.inference.predictor import VideoPredictor
     from gsfm import first_mask
+    from gsfm.inference.predictor import VideoPredictor
     from gsfm.inference.track import TrackedFrame, track
 
 _HOMES = {

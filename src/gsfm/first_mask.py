@@ -4,7 +4,11 @@ Why here: a person with a video but no mask should not have to paint the first m
 pixel. No learned click model can be shipped, but `cv2.grabCut` (colour models of the inside
 and the outside of a box, then a graph cut) needs none. Strokes are hard labels (foreground or
 background); the previous mask, when given, is where the next GrabCut starts, so a correction
-refines the last result instead of starting again from the box.
+refines the last result instead of starting again from the box. A new stroke first spreads
+over the connected pixels of its colour (a stroke on a wrong region means the region, not
+only the painted pixels), and a correction changes nothing far from it: GrabCut's colour
+models, learnt again on every call, can otherwise flip parts of the mask the user never
+pointed at.
 
 Speed: GrabCut's time grows with the pixels it sees, so it runs on the box plus a margin,
 shrunk to at most `max_pixels`; the result comes back to full size through a guided filter on
@@ -39,7 +43,8 @@ class FirstMaskConfig:
     keep_fraction: float = 0.2  # other parts kept when at least this fraction of the largest
     refine_radius: float = 2.0  # guided filter radius, in pixels of the shrunk crop
     refine_eps: float = 1e-3  # guided filter regularisation (grey levels in 0..1)
-    grow: float = 4.0  # strokes spread over connected pixels of their colour (Mahalanobis²)
+    grow: float = 4.0  # new strokes spread over connected pixels of their colour (Mahalanobis²)
+    grow_floor: float = 8.0  # ... with their colour spread taken as at least this (grey levels)
     reach: float = 0.3  # a correction changes pixels this near its strokes (x the box's side)
 
 
@@ -150,10 +155,10 @@ def _segment(
             inside[y0:y1, x0:x1] = True
             if bg is not None:
                 seeds = _shrink_mask(bg & prev, shape)
-                start &= ~_grow(small, seeds, start, config.grow)
+                start &= ~_grow(small, seeds, start, config.grow, config.grow_floor)
             if fg is not None:
                 seeds = _shrink_mask(fg & ~prev, shape)
-                start |= _grow(small, seeds, ~start & inside, config.grow)
+                start |= _grow(small, seeds, ~start & inside, config.grow, config.grow_floor)
         grown = start != before
         start = start[y0:y1, x0:x1]
         labels[y0:y1, x0:x1] = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
@@ -171,16 +176,19 @@ def _segment(
     return soft > 0.5, grown.astype(bool)
 
 
-def _grow(image: np.ndarray, seeds: np.ndarray, allowed: np.ndarray, limit: float) -> np.ndarray:
+def _grow(
+    image: np.ndarray, seeds: np.ndarray, allowed: np.ndarray, limit: float, floor: float
+) -> np.ndarray:
     """The pixels of `allowed` connected to the seeds through colours like the seeds' (a
-    squared Mahalanobis distance under `limit` from the seeds' mean colour)."""
+    squared Mahalanobis distance under `limit` from the seeds' mean colour; the seeds' colour
+    spread is taken as at least `floor` grey levels, so that a flat stroke still spreads)."""
     if not seeds.any():
         return seeds
     pixels = image.reshape(-1, 3).astype(np.float32)
     chosen = pixels[seeds.reshape(-1)]
     mean = chosen.mean(0)
     cov = np.cov(chosen.T) if len(chosen) > 3 else np.zeros((3, 3))
-    cov = cov + (8.0**2) * np.eye(3)
+    cov = cov + floor**2 * np.eye(3)
     diff = pixels - mean
     d = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov).astype(np.float32), diff)
     near = (d.reshape(seeds.shape) < limit) & allowed | seeds
@@ -394,18 +402,12 @@ def _tidy(
         under = np.unique(parts[fg])
         keep[under[under > 0] - 1] = True
     kept = np.concatenate([[False], keep])[parts]
-    count, holes, stats, _ = cv2.connectedComponentsWithStats(
-        (~kept).astype(np.uint8), connectivity=4
-    )
+    _, holes, stats, _ = cv2.connectedComponentsWithStats((~kept).astype(np.uint8), connectivity=4)
     h, w = kept.shape
-    limit = config.hole_fraction * kept.sum()
-    for i in range(1, count):
-        x, y, bw, bh, area = stats[i]
-        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if touches or area >= limit:
-            continue
-        inside = holes[y : y + bh, x : x + bw] == i
-        if bg is not None and bg[y : y + bh, x : x + bw][inside].any():
-            continue
-        kept[y : y + bh, x : x + bw] |= inside
-    return kept
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    edge = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)  # the background around
+    small = ~edge & (area < config.hole_fraction * kept.sum())
+    small[0] = False  # label 0: the kept pixels themselves
+    if bg is not None:
+        small[np.unique(holes[bg])] = False  # a hole the user marked as background stays
+    return kept | small[holes]
