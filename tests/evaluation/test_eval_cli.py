@@ -70,7 +70,7 @@ def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsy
     assert main([*argv, "--out", str(tmp_path / "default")]) == 0
     assert seen == [3]
     assert main([*argv, "--workers", "0"]) == 2
-    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert "--workers: must be at least 1" in capsys.readouterr().err
 
 
 def test_without_the_plots_extra_the_scores_come_without_a_chart(

@@ -10,6 +10,7 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gsfm.arguments import Number
 from gsfm.errors import InputError, OptionError
 from gsfm.export.manifest import read_manifest
 from gsfm.extras import require
@@ -62,7 +63,7 @@ def add_engine_options(
             text = f"{text} (default: {shown})".lstrip()
         p.add_argument(
             flag(name),
-            type=str if choices else int,
+            type=str if choices else Number(int),  # ranges: EngineConfig
             choices=choices,
             default=default,
             help=text,

@@ -8,11 +8,14 @@ import logging
 import socket
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.cli.options import AUTO_CAP, add_device_option, add_engine_options, engine_config
 from gsfm.errors import InputError
 from gsfm.extras import require
 
 log = logging.getLogger(__name__)
+
+IDLE_MINUTES_MAX = 1e7  # ~19 years: any more is "never", and minutes x 60 stays finite
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -37,14 +40,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         **AUTO_CAP,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="(default: 8765)")
+    p.add_argument(
+        "--port", type=Number(int, minimum=1, maximum=65535), default=8765, help="(default: 8765)"
+    )
     p.add_argument("--root", type=Path, metavar="DIR", help="folder whose videos may be opened")
     p.add_argument(
-        "--max-upload-mb", type=float, default=2048, help="largest upload in MiB (default: 2048)"
+        "--max-upload-mb",
+        type=Number(float, above=0),
+        default=2048,
+        help="largest upload in MiB (default: 2048)",
     )
     p.add_argument(
         "--idle-minutes",
-        type=float,
+        type=Number(float, above=0, maximum=IDLE_MINUTES_MAX),
         default=60,
         help="remove a session's files after this long without requests (default: 60)",
     )
