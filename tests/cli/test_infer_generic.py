@@ -86,3 +86,22 @@ def test_overlay_videos_and_resuming_into_them(tmp_path, capsys):
         assert np.abs(tinted.astype(int) - plain).mean() > 1  # the objects are tinted
     assert main([*argv, "--overlay"]) == 0
     assert "segmented 0 video(s)" in capsys.readouterr().out
+
+
+def test_a_video_whose_header_lies_about_its_frame_count(tmp_path, capsys):
+    """Issue 25 case 1 under --dataset generic: the AVI's 5 real frames, not 2**31 - 1."""
+    from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
+    from tests.data.lying_video import frames, memory_ceiling, write_lying_avi
+
+    root, out = tmp_path / "root", tmp_path / "out"
+    (root / "videos").mkdir(parents=True)
+    write_lying_avi(root / "videos" / "lies.avi", frames(5))
+    square = (frames(1)[0][..., 0] == 250).astype(np.uint8)
+    write_palette_png(root / "masks" / "lies.png", square, DAVIS_PALETTE)
+    argv = ["infer", "--dataset", "generic", "--root", str(root), "--out", str(out), *WEIGHTS]
+    with memory_ceiling():
+        code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "segmented 1 video(s) (5 masks)" in captured.out
+    assert sorted(p.name for p in (out / "lies").iterdir()) == [f"{i:05d}.png" for i in range(5)]
