@@ -115,3 +115,35 @@ def test_infer_on_onnxruntime_records_the_backend(tiny_export, tmp_path, capsys)
     # Resuming the same folder with the torch backend would mix results: refused.
     assert main(["infer", *common, "--out", str(tmp_path / "a")]) == 2
     assert "backend 'onnxruntime' -> None" in capsys.readouterr().err
+
+
+def test_resume_with_another_export_in_the_onnx_folder_is_refused(tiny_export, tmp_path, capsys):
+    """Issue 25 case 6, ONNX: the folder's manifest and graphs are hashed with the settings;
+    a graph replaced (with a manifest to match) before a resume is refused in one line."""
+    import hashlib
+    import json
+    import shutil
+
+    from gsfm.export.manifest import MANIFEST_NAME
+    from gsfm.synthetic.fixtures import write_fixture
+
+    folder = tmp_path / "export"
+    shutil.copytree(tiny_export.folder, folder)
+    root = write_fixture("davis2017", tmp_path / "d17", videos=1, frames=4, size=(64, 96))
+    out = tmp_path / "out"
+    argv = ["infer", "--dataset", "davis2017", "--root", str(root), "--device", "cpu"]
+    argv += ["--size", "64", "--out", str(out), "--backend", "onnxruntime", "--onnx", str(folder)]
+    assert main(argv) == 0
+    assert main(argv) == 0 and "1 already finished" in capsys.readouterr().out  # same export
+
+    graph = folder / "decoder.onnx"  # another export's graph, its manifest entry updated
+    data = bytearray(graph.read_bytes())
+    data[-64] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    manifest["graphs"]["decoder"].update(bytes=len(data), sha256=digest)
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights_sha256" in err[0] and "content differs" in err[0], err

@@ -23,6 +23,7 @@ from gsfm.cli.options import (
     build_predictor,
     check_backend,
     engine_config,
+    weights_digest,
 )
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
@@ -138,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
         **backend_settings(args),
+        # what the weights hold, not only where: a resume with other weights is refused
+        "weights_sha256": weights_digest(args),
     }
     check_apart([("--out", args.out)], input_folders(videos))
     if not args.out.exists():

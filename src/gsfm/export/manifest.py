@@ -9,13 +9,13 @@ silently running) deep inside onnxruntime.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gsfm.atomic import atomic_path
+from gsfm.digest import sha256_file
 from gsfm.errors import WeightsError
 from gsfm.export.defaults import GRAPH_NAMES
 
@@ -51,14 +51,6 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
@@ -118,3 +110,10 @@ def verify_files(folder: Path, manifest: Manifest) -> None:
                 f"{path} does not match its sha256 in {MANIFEST_NAME} (file changed after "
                 "export); export again"
             )
+
+
+def folder_digest(folder: str | Path) -> str:
+    """One sha256 for an export folder's contents: its graphs are checked against the
+    manifest's hashes (`verify_files`), so the manifest's own hash covers them too."""
+    read_manifest(folder, verify=True)
+    return sha256_file(Path(folder) / MANIFEST_NAME)

@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 
 import gsfm
+from gsfm.digest import sha256_file
 from gsfm.errors import OutputError, WeightsError
 from gsfm.export.defaults import DEFAULT_OPSET, FFT_FORMS, MIN_OPSET
 from gsfm.export.dft import use_matmul_dft
 from gsfm.export.graphs import GRAPHS, GraphSpec, dynamic_shapes, example_inputs, graph_specs
-from gsfm.export.manifest import MANIFEST_NAME, GraphEntry, Manifest, sha256_file, write_manifest
+from gsfm.export.manifest import MANIFEST_NAME, GraphEntry, Manifest, write_manifest
 from gsfm.extras import require
 from gsfm.model.network import GSFM
 from gsfm.model.weights import WeightsInfo
