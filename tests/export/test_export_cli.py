@@ -11,6 +11,7 @@ from PIL import Image
 from gsfm import extras
 from gsfm.cli import main
 from tests.inference.clips import make_clip
+from tests.permissions import needs_permissions
 
 from .conftest import CHECK_FRAMES
 
@@ -147,3 +148,46 @@ def test_resume_with_another_export_in_the_onnx_folder_is_refused(tiny_export, t
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "weights_sha256" in err[0] and "content differs" in err[0], err
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refusals come before the network is loaded: loading it fails the test."""
+    import gsfm.model.weights as weights
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the network was loaded")
+
+    monkeypatch.setattr(weights, "load_network", forbidden)
+
+
+def _refused(capsys, argv: list[str], message: str) -> None:
+    assert main(["export", *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("gsfm export: error: ") and message in err, err
+
+
+def test_out_under_a_file_is_refused_before_loading(tmp_path, capsys, no_network):
+    """Issue 25 case 10: the output checks `gsfm segment` makes, before anything."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    _refused(capsys, ["gsfm-tiny", "--out", str(blocker / "onnx")], "is a file, not a folder")
+    _refused(capsys, ["gsfm-tiny", "--out", str(blocker)], "exists and is not a folder")
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    _refused(capsys, [str(weights), "--out", str(weights)], "is the weights file")
+    assert blocker.read_text() == "mine" and weights.read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "w.safetensors"]
+
+
+@needs_permissions
+def test_out_in_a_read_only_folder_is_refused_before_loading(tmp_path, capsys, no_network):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        _refused(capsys, ["gsfm-tiny", "--out", str(ro / "onnx")], "no write permission")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)

@@ -22,6 +22,8 @@ from gsfm.export.defaults import (
     PRECISION_NAMES,
 )
 from gsfm.extras import require
+from gsfm.outputs import check_apart
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.model.network import GSFM
@@ -101,14 +103,17 @@ def run(args: argparse.Namespace) -> int:
     require("onnx", "gsfm export")
     from gsfm.export.onnx_export import check_out, export_onnx
 
-    check_out(args.out, args.overwrite)
+    weights = Path(str(args.weights))
+    check_apart([("--out", args.out)], [("weights file", weights if weights.is_file() else None)])
+    check_out(args.out, args.overwrite)  # before the network loads; again under the claim
 
     from gsfm.model.weights import load_network
 
-    network, info = load_network(args.weights, "cpu")
-    manifest = export_onnx(
-        network, info, args.out, args.opset, args.precision, args.overwrite, args.fft
-    )
+    with claimed(args.out, what="--out"):  # one export per --out
+        network, info = load_network(args.weights, "cpu")
+        manifest = export_onnx(
+            network, info, args.out, args.opset, args.precision, args.overwrite, args.fft
+        )
     total = sum(e.bytes for e in manifest.graphs.values())
     print(
         f"exported {manifest.variant} ({info.source}) to {args.out}: "
