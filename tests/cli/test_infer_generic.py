@@ -105,3 +105,28 @@ def test_a_video_whose_header_lies_about_its_frame_count(tmp_path, capsys):
     assert code == 0, captured.err
     assert "segmented 1 video(s) (5 masks)" in captured.out
     assert sorted(p.name for p in (out / "lies").iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("layout", "inside"),
+    [
+        ("frames", "JPEGImages"),
+        ("frames", "Annotations"),
+        ("files", "videos"),
+        ("files", "masks"),
+    ],
+)
+def test_out_among_the_video_folders_is_refused(tmp_path, capsys, layout, inside):
+    """Issue 25 case 13: results in JPEGImages/ (or beside the videos, or the masks) would be
+    read as one more video by the next run; refused in one line, nothing written there."""
+    root = tmp_path / "root"
+    write_generic(root, layout, [3, 3])
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    out = root / inside / "results"
+    argv = ["infer", "--dataset", "generic", "--root", str(root), "--out", str(out), *WEIGHTS]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gsfm infer: error: --out") and "\n" not in err
+    assert f"is inside the dataset folder {root / inside}" in err
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert main([*argv[: -len(WEIGHTS) - 1], str(tmp_path / "results"), *WEIGHTS]) == 0

@@ -163,16 +163,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
-    """The folders a run reads: each video's frames (or video file) and annotations."""
-    folders = {
-        p.parent
-        for v in videos
-        for p in [
-            *v.frames[:1],
-            *([v.source.path] if v.source is not None else []),
-            *list(v.masks.values())[:1],
-        ]
-    }
+    """The folders a run reads: each video's frames (or video file) and annotations, and the
+    folders holding the videos' own folders (JPEGImages/, Annotations/, masks/: a results
+    folder there would be read as one more video by the next run)."""
+    folders = set()
+    for v in videos:
+        source = [v.source.path] if v.source is not None else []
+        for p in [*v.frames[:1], *source, *list(v.masks.values())[:1]]:
+            folders.add(p.parent)
+            if p.parent.name == v.name:  # <videos folder>/<video>/<frame>
+                folders.add(p.parent.parent)
     return [("dataset folder", folder) for folder in sorted(folders)]
 
 
