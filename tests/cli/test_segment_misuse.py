@@ -263,3 +263,29 @@ def test_a_video_whose_header_lies_about_its_frame_count(tmp_path, capsys):
     assert code == 0, captured.err
     assert "segmented 5 frames, 1 object" in captured.out
     assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("out", "overlay", "message"),
+    [
+        ("foo.mp4", "foo.mp4", "--out {out} and --overlay {overlay} are the same path"),
+        ("res", "res/overlay.mp4", "--overlay {overlay} is inside --out {out}"),
+        ("foo.mp4/masks", "foo.mp4", "--out {out} is inside --overlay {overlay}"),
+    ],
+)
+def test_outputs_that_clash_with_each_other_are_refused_before_anything(
+    tmp_path, capsys, no_network, out, overlay, message
+):
+    """Issue 25 case 14: --out and --overlay over each other used to be found late (a lock
+    file made the new --out 'not empty', a folder made the overlay 'a folder', or the
+    publish failed after segmenting); now one line with the other output checks, and
+    nothing is created."""
+    frames, mask = _clip_folder(tmp_path / "in", 3, 32, 48)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "foo").mkdir()  # a frame folder beside foo.mp4
+    out_path, overlay_path = work / out, work / overlay
+    argv = [str(frames), "--mask", str(mask), "--out", str(out_path), "--overlay"]
+    text = message.format(out=out_path, overlay=overlay_path)
+    _refused(capsys, [*argv, str(overlay_path), *WEIGHTS], text)
+    assert sorted(p.name for p in work.iterdir()) == ["foo"]  # no lock, folder or file left
