@@ -1,15 +1,22 @@
-"""Command-line parsing shared by `gsfm` and `python -m gsfm.train` (what torchrun runs).
+"""Command-line parsing and error lines shared by `gsfm` and `python -m gsfm.train` (what
+torchrun runs).
 
 `Number` is the one argparse type of every numeric option: a value that parses but makes no
 sense (nan, inf, a negative size or time) is refused while parsing, naming the option.
 `Parser` makes every parsing error one line, `PROG: error: ...`, raised as `UsageError`
 (exit code 2) for the entry point to print, instead of argparse's usage block and exit.
+`report` prints a run's one error line, or, in a rank under `gsfm-torchrun`, hands it to
+the launcher, which prints it last (`gsfm.cli.torchrun`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import sys
+import time
 from typing import NoReturn
 
 from gsfm.errors import GSFMError
@@ -71,3 +78,22 @@ class Number:
         bounds = {"minimum": self.minimum, "above": self.above, "maximum": self.maximum}
         shown = "".join(f", {k}={v}" for k, v in bounds.items() if v is not None)
         return f"Number({self.kind.__name__}{shown})"
+
+
+# Set by gsfm-torchrun for its ranks: they hand their error line to it instead of printing.
+LAUNCHER_ENV = "GSFM_TORCHRUN"
+
+
+def report(line: str, exit_code: int) -> None:
+    """A run's one error line on stderr; in a rank of `gsfm-torchrun`, written to
+    torchelastic's error file for the launcher to print once, after everything else."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE", "")
+    if os.environ.get(LAUNCHER_ENV) and path and path != os.devnull:
+        record = {"line": line, "exit_code": exit_code, "time": time.time()}
+        try:
+            with open(path, "w") as fh:  # torchelastic reads "message" and "timestamp"
+                json.dump({"message": line, "timestamp": int(time.time()), "gsfm": record}, fh)
+            return
+        except OSError:
+            pass
+    print(line, file=sys.stderr)

@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from gsfm.arguments import Parser, UsageError
+from gsfm.arguments import Parser, UsageError, report
 from gsfm.errors import GSFMError
 
 # verb -> module under gsfm.cli; a module defines add_parser(subparsers) and run(args) -> int.
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:  # one line naming the option, as every other refusal
-        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        report(f"{exc.prog}: error: {exc}", exc.exit_code)
         return exc.exit_code
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GSFMError as exc:
-        print(f"gsfm {args.verb}: error: {exc}", file=sys.stderr)
+        report(f"gsfm {args.verb}: error: {exc}", exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"gsfm {args.verb}: interrupted", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from gsfm.arguments import Parser, UsageError
+from gsfm.arguments import Parser, UsageError, report
 from gsfm.errors import GSFMError
 from gsfm.train.options import add_arguments, run
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
+        report(f"{exc.prog}: error: {exc}", exc.exit_code)
         return exc.exit_code
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except GSFMError as exc:
-        print(f"gsfm train: error: {exc}", file=sys.stderr)
+        report(f"gsfm train: error: {exc}", exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gsfm train: interrupted", file=sys.stderr)
