@@ -15,9 +15,9 @@ import pytest
 
 import gsfm.inference.budget as budget
 from gsfm.cli import main
-from gsfm.data.fixtures import write_fixture
 from gsfm.inference.runner import MANIFEST
 from gsfm.ownership import lock_path
+from gsfm.synthetic.fixtures import write_fixture
 
 WEIGHTS = ["--weights", "random:gsfm-tiny", "--device", "cpu", "--size", "64"]
 

@@ -56,12 +56,12 @@ def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsy
         assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
 
     # Without --workers: the cores this process may use.
-    import gsfm.bench.machine
     import gsfm.cli.evaluate as evaluate_cli
+    import gsfm.evaluation.davis
 
     seen = []
     real = evaluate_cli.evaluate_davis
-    monkeypatch.setattr(gsfm.bench.machine, "usable_cores", lambda: 3)
+    monkeypatch.setattr(gsfm.evaluation.davis, "usable_cores", lambda: 3)
     monkeypatch.setattr(
         evaluate_cli,
         "evaluate_davis",

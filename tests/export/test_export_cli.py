@@ -102,8 +102,8 @@ def test_segment_on_onnxruntime_writes_the_masks_pytorch_writes(tiny_export, tmp
 def test_infer_on_onnxruntime_records_the_backend(tiny_export, tmp_path, capsys):
     import json
 
-    from gsfm.data.fixtures import write_fixture
     from gsfm.inference.runner import MANIFEST
+    from gsfm.synthetic.fixtures import write_fixture
 
     root = write_fixture("davis2017", tmp_path / "d17", videos=1, frames=4, size=(64, 96))
     common = ["--dataset", "davis2017", "--root", str(root), "--device", "cpu", "--size", "64"]

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
-from gsfm.data.synthetic import Clip, make_clip
 from gsfm.data.video import write_video
 from gsfm.inference.config import EngineConfig
+from gsfm.synthetic.clips import Clip, make_clip
 from tests.serve.helpers import FRAMES, LIMIT, SIZE, H, W
 
 

@@ -1,4 +1,9 @@
-"""Command line: `gsfm VERB ...`. Each verb lives in its own module with `add_parser` and `run`."""
+"""Command line: `gsfm VERB ...`. Each verb lives in its own module with `add_parser` and `run`.
+
+Verb modules import torch and the library's heavy rooms (model, inference engines, bench,
+serve, train, export graphs) inside `run` and their checks, never at the top: `gsfm --help`,
+`gsfm VERB --help` and argument errors answer without loading torch.
+"""
 
 from __future__ import annotations
 

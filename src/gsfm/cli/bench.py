@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from gsfm.errors import InputError
 from gsfm.extras import require
+from gsfm.inference.config import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +166,6 @@ def positive_int(text: str) -> int:
 
 
 def parse_precision(text: str) -> str:
-    from gsfm.inference.device import PRECISIONS
-
     if text not in PRECISIONS:
         raise ValueError(f"unknown precision {text!r}; choose from {', '.join(PRECISIONS)}")
     return text
@@ -265,7 +264,7 @@ def run_pipeline(
             "devices": list(devices),
             "isolated_processes": not args.in_process,
             "warmup_frames": args.warmup,
-            "frames": "procedural (gsfm.data.synthetic.make_clip), 8 frames cycled",
+            "frames": "procedural (gsfm.synthetic.clips.make_clip), 8 frames cycled",
             "engine": "VideoPredictor, native size (no resize), top_k 50, mem_every 3",
             "stage_times": "ms per frame, over the timed frames",
         },

@@ -13,9 +13,9 @@ import importlib
 from pathlib import Path
 
 from gsfm.data.datasets import LAYOUTS
-from gsfm.data.fixtures import write_fixture
 from gsfm.errors import InputError, OutputError
 from gsfm.extras import require
+from gsfm.synthetic.fixtures import write_fixture
 
 # command -> module defining add_subcommand(subparsers).
 SUBCOMMANDS = {

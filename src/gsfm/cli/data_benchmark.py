@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 from gsfm.cli.data import _size, check_out_folder
-from gsfm.data import benchmark as B
 from gsfm.errors import InputError, OutputError
+from gsfm.synthetic import benchmark as B
 
 log = logging.getLogger(__name__)
 

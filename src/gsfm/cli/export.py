@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gsfm.errors import InputError
+from gsfm.export.defaults import (
+    CHECK_FRAMES,
+    DEFAULT_OPSET,
+    FFT_FORMS,
+    MIN_OPSET,
+    PRECISION_NAMES,
+)
+from gsfm.extras import require
 
 if TYPE_CHECKING:
     from gsfm.model.network import GSFM
@@ -26,14 +34,6 @@ FORMATS = ("onnx",)
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `gsfm export` on the dispatcher's subparsers."""
-    from gsfm.export.defaults import (
-        CHECK_FRAMES,
-        DEFAULT_OPSET,
-        FFT_FORMS,
-        MIN_OPSET,
-        PRECISION_NAMES,
-    )
-
     p = sub.add_parser(
         "export",
         help="export the network to ONNX for onnxruntime (pip install 'gsfm[onnx]')",
@@ -98,8 +98,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check, load, export, (check), print."""
-    from gsfm.extras import require
-
     require("onnx", "gsfm export")
     from gsfm.export.onnx_export import check_out, export_onnx
 

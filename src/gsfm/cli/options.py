@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gsfm.errors import InputError, OptionError
+from gsfm.export.manifest import read_manifest
+from gsfm.extras import require
 from gsfm.inference.config import DEVICES, LONG_INPUT_CAP, LONG_INPUT_FRAMES, EngineConfig
 
 _ENGINE_FIELDS: dict[str, Field[Any]] = {
@@ -117,9 +119,6 @@ def check_backend(args: argparse.Namespace) -> None:
     if backend == "onnxruntime":
         if folder is None:
             raise InputError("--backend onnxruntime needs --onnx DIR (a folder of gsfm export)")
-        from gsfm.export.manifest import read_manifest
-        from gsfm.extras import require
-
         require("onnx", "--backend onnxruntime")
         read_manifest(folder, verify=False)
     elif folder is not None:

@@ -110,7 +110,7 @@ def export_onnx(
 def _export_graph(module: torch.nn.Module, spec: GraphSpec, path: Path, opset: int) -> int:
     """One graph through the dynamo exporter, quietly (its progress goes to the debug log);
     returns the graph's ONNX opset."""
-    import onnx
+    import onnx  # the [onnx] extra, checked by require() before export
 
     try:
         _run_exporter(module, spec, path, opset)

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gsfm.atomic import atomic_path
-from gsfm.data import davis, youtube
+from gsfm.data import davis, generic, youtube
 from gsfm.data.datasets import dataset_spec
 from gsfm.data.masks import (
     DAVIS_PALETTE,
@@ -61,8 +61,6 @@ def list_videos(dataset: str, split: str, root: str | Path | None = None) -> lis
     if spec.family == "davis":
         return davis.list_videos(root, spec.year, split)
     if spec.family == "generic":
-        from gsfm.data import generic
-
         return generic.list_videos(root)
     return youtube.list_videos(root, split, use_all_frames=True, year=spec.year)
 

@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gsfm.data.video import frame_size, read_frame
-
-if TYPE_CHECKING:
-    from gsfm.inference.predictor import Frame, Mask, VideoPredictor
+from gsfm.inference.stepper import Frame, Mask, Stepper
 
 _END = object()
 
@@ -46,7 +44,7 @@ class TrackedFrame:
 
 
 def track(
-    predictor: VideoPredictor,
+    predictor: Stepper,
     frames: Iterable[Frame | str | os.PathLike[str]],
     masks: Mapping[int, Mask],
     *,

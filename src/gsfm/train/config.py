@@ -79,7 +79,7 @@ class TrainConfig:
     recipe: str = PAPER  # named settings (RECIPE_SETTINGS): "paper" or "procedural"
     merge_prob: float = 0.0  # stage 0: chance of pasting a second image (not in the original)
     data: tuple[str, ...] = (SYNTHETIC,)
-    # Share of the `synthetic` samples drawn from the hard generator (gsfm.data.synthetic_hard:
+    # Share of the `synthetic` samples drawn from the hard generator (gsfm.synthetic.hard:
     # figures, thin/holed shapes, camera motion, blur, occluders); 0 = the plain one only.
     hard_mix: float = 0.0
     davis_repeat: int = 5

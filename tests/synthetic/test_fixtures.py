@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from gsfm.cli import main
-from gsfm.data.fixtures import LAYOUTS, write_fixture
 from gsfm.data.masks import DAVIS_PALETTE
+from gsfm.synthetic.fixtures import LAYOUTS, write_fixture
 
 SMALL = dict(seed=1, videos=3, frames=4, size=(48, 80))
 
