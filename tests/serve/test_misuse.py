@@ -11,8 +11,15 @@ import errno
 import io
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from collections import namedtuple
 from pathlib import Path
@@ -149,7 +156,8 @@ def test_concurrent_imports_at_one_frame_leave_one_imported_mask_whole(
 
 
 def corrupt_zip(root: Path, compression: int) -> bytes:
-    """A zip of two frames whose first member's compressed stream is damaged at its start."""
+    """A zip of two frames whose first member's compressed stream is damaged near its start
+    (so that the decompressor fails, before any CRC check)."""
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w", compression=compression) as zf:
         zf.write(root / "frames" / "f0.png", "clip/f0.png")
@@ -160,7 +168,7 @@ def corrupt_zip(root: Path, compression: int) -> bytes:
     # the local header: 30 bytes, the name, the extra field; then the compressed data
     name_len, extra_len = int.from_bytes(raw[26:28], "little"), int.from_bytes(raw[28:30], "little")
     start = info.header_offset + 30 + name_len + extra_len
-    for i in range(start, start + 12):
+    for i in range(start + 4, start + 16):  # past LZMA-in-zip's 4-byte header
         raw[i] ^= 0xFF
     return bytes(raw)
 
@@ -391,6 +399,51 @@ def test_a_killed_servers_folder_is_removed_at_start_and_live_ones_are_kept(
         assert not base.exists() and not (cache / f".{base.name}.gsfm-lock").exists()
     finally:
         held.release()
+
+
+@pytest.mark.slow
+def test_a_sigkilled_gsfm_serve_leaves_a_folder_the_next_server_removes(
+    config, tmp_path, video_bytes, caplog
+):
+    """A real `gsfm serve` (its temp folder in tmp_path, by TMPDIR) with a session open,
+    SIGKILLed: its folder stays (nothing ran on exit); the next server removes it and says so."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = dict(os.environ, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, "-m", "gsfm", "serve", "--port", str(port), "--device", "cpu"]
+    proc = subprocess.Popen(
+        [*command, "--size", "64"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert b"gsfm serve: open" in proc.stdout.readline(), proc.stderr.read()
+        url = f"http://127.0.0.1:{port}/api/sessions?name=clip.mp4"
+        for _ in range(100):  # the URL is printed just before uvicorn starts listening
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, video_bytes)) as r:
+                    sid = json.loads(r.read())["id"]
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        (folder,) = tmp_path.glob("gsfm-serve-*")
+        assert (folder / sid / "frames").is_dir()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert folder.is_dir()  # what a killed server leaves
+
+    with caplog.at_level(logging.WARNING):
+        app = create_app(ServeConfig(**{**config.__dict__, "cache": tmp_path}))
+    try:
+        assert not folder.exists() and not (tmp_path / f".{folder.name}.gsfm-lock").exists()
+        said = [r.getMessage() for r in caplog.records if "session folder of" in r.getMessage()]
+        assert len(said) == 1 and said[0].startswith(
+            f"removed {folder}, the session folder of pid {proc.pid} "
+        )
+    finally:
+        app.state.store.close()
 
 
 # ----------------------------------------------------------------------------- case 16
