@@ -57,14 +57,7 @@ from gsfm.serve.media import (
     under_root,
 )
 from gsfm.serve.propagate import check_start, frame_order, propagate
-from gsfm.serve.sessions import (
-    FRAMES,
-    BusyError,
-    NotFoundError,
-    Session,
-    SessionStore,
-    decode_into,
-)
+from gsfm.serve.sessions import BusyError, NotFoundError, Session, SessionStore, decode_into
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +187,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                     if job.cancelled:
                         return
             except GSFMError as err:
-                remove(folder / FRAMES)  # a failed decode keeps no frames
                 raise type(err)(in_users_words(str(err), words)) from None
-            except BaseException:
-                remove(folder / FRAMES)
-                raise
             finally:
                 store.unreserve(sid)
                 for p in scratch:
