@@ -484,8 +484,14 @@ def test_malformed_requests_are_one_sentence_not_fastapis_list(client, video_byt
         "error": "malformed request: start in the request body: input should be a valid "
         "integer, unable to parse string as an integer"
     }
-    r = client.post("/api/sessions/open", content=b"{not json")
-    assert r.status_code == 422 and error(r).startswith("malformed request: ")
+    json_type = {"content-type": "application/json"}
+    r = client.post("/api/sessions/open", content=b"{not json", headers=json_type)
+    assert (
+        r.status_code == 422 and error(r) == "malformed request: the request body is not valid JSON"
+    )
+    r = client.post("/api/sessions/open", json={"pat": "clip.mp4"})
+    assert r.status_code == 422
+    assert error(r) == "malformed request: path in the request body: field required"
     r = client.get(f"/api/sessions/{sid}/frames/abc")
     assert r.status_code == 422 and "index in the URL's path" in error(r)
     r = client.get("/api/nothing")

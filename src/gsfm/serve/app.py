@@ -533,7 +533,11 @@ def validation_sentence(err: RequestValidationError) -> str:
     for e in err.errors()[:3]:
         loc = [str(x) for x in e.get("loc", ())]
         where = places.get(loc[0], loc[0]) if loc else "the request"
-        field_name = ".".join(loc[1:])
-        what = str(e.get("msg", "is invalid")).rstrip(".")
-        parts.append(f"{field_name or 'it'} in {where}: {what[0].lower()}{what[1:]}")
+        if e.get("type") == "json_invalid":
+            parts.append(f"{where} is not valid JSON")
+            continue
+        what = str(e.get("msg") or "invalid").rstrip(".")
+        what = what[0].lower() + what[1:]
+        fields = ".".join(loc[1:])
+        parts.append(f"{fields} in {where}: {what}" if fields else f"{where}: {what}")
     return "malformed request: " + "; ".join(parts or ["it could not be read"])
