@@ -35,6 +35,7 @@ GOLDEN = "tests/model/test_golden.py"
 ACCURACY = "tests/inference/test_accuracy.py"
 LOSS = "tests/train/test_loss_formulas.py"
 PLUMBING = "tests/cli/test_plumbing.py"
+SERVE_MISUSE = "tests/serve/test_misuse.py"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,20 @@ MUTANTS: list[Mutant] = [
     _m("serve_ignores_memory_cap", "src/gsfm/serve/app.py",
        "engine = config.engine.with_options(max_memory_frames=cap)", "engine = config.engine",
        "tests/serve/test_api.py"),
+    _m("serve_exports_share_a_work_folder", "src/gsfm/serve/app.py",
+       'work = Path(tempfile.mkdtemp(prefix=".export-", dir=session.folder))',
+       'work = session.folder / ".export"\n        work.mkdir(exist_ok=True)', SERVE_MISUSE),
+    _m("serve_answers_127_0_0_1_only", "src/gsfm/serve/hosts.py",
+       "return ipaddress.ip_address(host).is_loopback", 'return host == "127.0.0.1"',
+       SERVE_MISUSE),
+    _m("serve_disk_check_forgets_running_decodes", "src/gsfm/serve/sessions.py",
+       "check_room(self.base, need, limit, sum(self.reserved.values()), what)",
+       "check_room(self.base, need, limit, 0, what)", SERVE_MISUSE),
+    _m("serve_works_on_a_failed_decode", "src/gsfm/serve/sessions.py",
+       'if job.kind == "decode" and job.state in ("failed", "cancelled"):', "if False:",
+       SERVE_MISUSE),
+    _m("serve_lzma_error_is_a_500", "src/gsfm/serve/media.py",
+       "zlib.error,\n        lzma.LZMAError,", "zlib.error,", SERVE_MISUSE),
     _m("boundary_loss_removed_from_total", "src/gsfm/train/losses.py",
        "total = total + ce + self.boundary_weight * bl", "total = total + ce",
        LOSS, issue_table=True),
