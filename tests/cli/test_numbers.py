@@ -87,6 +87,8 @@ def test_non_finite_values_are_refused_while_parsing(path, option, value):
         (["serve", "--idle-minutes", "0"], "--idle-minutes: must be positive"),
         (["serve", "--idle-minutes", "-1"], "--idle-minutes: must be positive"),
         (["serve", "--idle-minutes", "1e300"], "--idle-minutes: must be at most 1e+07"),
+        (["serve", "--max-session-gb", "0"], "--max-session-gb: must be positive"),
+        (["serve", "--max-session-gb", "nan"], "--max-session-gb: expected a finite number"),
         (["serve", "--port", "0"], "--port: must be at least 1, got '0'"),
         (["serve", "--port", "70000"], "--port: must be at most 65535"),
         (["serve", "--port", "80.5"], "--port: expected an integer, got '80.5'"),

@@ -21,7 +21,7 @@ def test_bad_options_are_one_line_errors(capsys, tmp_path):
     assert "--port: must be at least 1" in capsys.readouterr().err
     assert main(["serve", "--max-upload-mb", "0"]) == 2
     assert main(["serve", "--max-session-gb", "0"]) == 2
-    assert "--max-session-gb must be a positive number" in capsys.readouterr().err
+    assert "--max-session-gb: must be positive" in capsys.readouterr().err
 
 
 def test_a_port_in_use_is_one_sentence_and_no_url(capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import math
 import socket
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-session-gb",
-        type=float,
+        type=Number(float, above=0),
         default=32,
         help="most disk one session's decoded frames may take, in GiB (frames x width x "
         "height x 3 bytes; a video over it is refused before decoding; default: 32)",
@@ -95,12 +94,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def run(args: argparse.Namespace) -> int:
     engine = engine_config(args)  # the engine's range checks, as segment's (cap: per run)
-    if not 0 < args.port < 65536:
-        raise InputError(f"--port must be 1..65535, got {args.port}")
-    if args.max_upload_mb <= 0 or args.idle_minutes <= 0:
-        raise InputError("--max-upload-mb and --idle-minutes must be positive")
-    if not (math.isfinite(args.max_session_gb) and args.max_session_gb > 0):
-        raise InputError(f"--max-session-gb must be a positive number, got {args.max_session_gb}")
+    # --port, --max-upload-mb, --max-session-gb, --idle-minutes: checked by their Number type
     if args.root is not None and not args.root.is_dir():
         raise InputError(f"--root {args.root} is not a folder")
     with bind(args.host, args.port) as sock:
