@@ -148,6 +148,25 @@ MUTANTS: list[Mutant] = [
        "(iteration * self.world_size + self.rank) * self.batch_size",
        "(iteration + self.rank) * self.batch_size",
        "tests/train/test_ddp_equivalence.py", slow=True),
+    # ---- issue 25 (reliability II): bugs no test caught
+    _m("video_frame_count_from_the_header", "src/gsfm/data/video.py",
+       "self.count = self._count(announced)", "self.count = announced or self._count(announced)",
+       "tests/data/test_video.py"),
+    _m("number_accepts_nan", "src/gsfm/arguments.py",
+       "if not math.isfinite(value):", "if False:", "tests/cli/test_numbers.py"),
+    _m("segment_outputs_may_overlap", "src/gsfm/cli/segment.py",
+       "    check_distinct(outputs)\n", "", "tests/cli/test_segment_misuse.py"),
+    _m("infer_out_among_the_video_folders", "src/gsfm/cli/infer.py",
+       "folders.add(p.parent.parent)", "pass", "tests/cli/test_infer_generic.py"),
+    _m("resume_ignores_the_weights_content", "src/gsfm/cli/infer.py",
+       '"weights_sha256": weights_digest(args),', '"weights_sha256": None,',
+       "tests/cli/test_infer_misuse.py"),
+    _m("onnx_graph_file_outside_the_folder", "src/gsfm/export/manifest.py",
+       "(inside / file).resolve().parent != inside", "False", "tests/export/test_manifest.py"),
+    _m("evaluate_reads_float_pixels_as_ids", "src/gsfm/data/masks.py",
+       'if labels.dtype.kind not in "biu":', "if False:", "tests/evaluation/test_eval_cli.py"),
+    _m("training_group_destroyed_without_a_barrier", "src/gsfm/train/distributed.py",
+       "        if finished:\n            dist.barrier()\n", "", "tests/train/test_teardown.py"),
 ]  # fmt: skip
 
 

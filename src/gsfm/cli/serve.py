@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import math
 import socket
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.cli.options import AUTO_CAP, add_device_option, add_engine_options, engine_config
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.serve.hosts import is_loopback
 
 log = logging.getLogger(__name__)
+
+IDLE_MINUTES_MAX = 1e7  # ~19 years: any more is "never", and minutes x 60 stays finite
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,21 +41,26 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         **AUTO_CAP,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="(default: 8765)")
+    p.add_argument(
+        "--port", type=Number(int, minimum=1, maximum=65535), default=8765, help="(default: 8765)"
+    )
     p.add_argument("--root", type=Path, metavar="DIR", help="folder whose videos may be opened")
     p.add_argument(
-        "--max-upload-mb", type=float, default=2048, help="largest upload in MiB (default: 2048)"
+        "--max-upload-mb",
+        type=Number(float, above=0),
+        default=2048,
+        help="largest upload in MiB (default: 2048)",
     )
     p.add_argument(
         "--max-session-gb",
-        type=float,
+        type=Number(float, above=0),
         default=32,
         help="most disk one session's decoded frames may take, in GiB (frames x width x "
         "height x 3 bytes; a video over it is refused before decoding; default: 32)",
     )
     p.add_argument(
         "--idle-minutes",
-        type=float,
+        type=Number(float, above=0, maximum=IDLE_MINUTES_MAX),
         default=60,
         help="remove a session's files after this long without requests (default: 60)",
     )
@@ -87,12 +94,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def run(args: argparse.Namespace) -> int:
     engine = engine_config(args)  # the engine's range checks, as segment's (cap: per run)
-    if not 0 < args.port < 65536:
-        raise InputError(f"--port must be 1..65535, got {args.port}")
-    if args.max_upload_mb <= 0 or args.idle_minutes <= 0:
-        raise InputError("--max-upload-mb and --idle-minutes must be positive")
-    if not (math.isfinite(args.max_session_gb) and args.max_session_gb > 0):
-        raise InputError(f"--max-session-gb must be a positive number, got {args.max_session_gb}")
+    # --port, --max-upload-mb, --max-session-gb, --idle-minutes: checked by their Number type
     if args.root is not None and not args.root.is_dir():
         raise InputError(f"--root {args.root} is not a folder")
     with bind(args.host, args.port) as sock:
