@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.inference.config import PRECISIONS
@@ -91,22 +92,30 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--precision",
         help="comma list of fp32, bf16, fp16 (pipeline default: fp32; profile: fp32,bf16)",
     )
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument(
-        "--warmup", type=int, default=2, help="pipeline: frames run before timing (default: 2)"
+        "--threads", type=Number(int, minimum=1), help="torch CPU threads (default: torch's choice)"
     )
     p.add_argument(
-        "--repeats", type=int, default=1, help="profile: timed runs per stage (default: 1)"
+        "--warmup",
+        type=Number(int, minimum=0),
+        default=2,
+        help="pipeline: frames run before timing (default: 2)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=Number(int, minimum=1),
+        default=1,
+        help="profile: timed runs per stage (default: 1)",
     )
     p.add_argument(
         "--memory-frames",
-        type=int,
+        type=Number(int, minimum=1),
         default=10,
         help="profile: memory frames the read attends to (default: 10)",
     )
     p.add_argument(
         "--peak-seconds",
-        type=float,
+        type=Number(float, above=0),
         default=2.0,
         help="profile: seconds spent measuring the matmul peak per precision (default: 2)",
     )
@@ -121,19 +130,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--videos",
-        type=int,
+        type=Number(int, minimum=1),
         default=12,
         help="first-mask: procedural videos per set (default: 12, the reported ones)",
     )
     p.add_argument(
         "--every",
-        type=int,
+        type=Number(int, minimum=1),
         default=4,
         help="first-mask: every N-th frame of the sample clip (default: 4)",
     )
     p.add_argument(
         "--clicks",
-        type=int,
+        type=Number(int, minimum=5),
         default=20,
         help="first-mask: most corrections per object (the NoC cap; default: 20)",
     )
@@ -161,7 +170,7 @@ def parse_list(text: str | None, item: Callable[[str], T], option: str) -> list[
             continue
         try:
             values.append(item(part))
-        except ValueError as exc:
+        except (ValueError, argparse.ArgumentTypeError) as exc:
             raise InputError(f"--{option}: {exc}") from None
     if not values:
         raise InputError(f"--{option} is empty")
@@ -200,11 +209,7 @@ def parse_cap(text: str) -> int | None:
     return cap
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive number, got {value}")
-    return value
+positive_int = Number(int, minimum=1)  # an item of --objects / --frames
 
 
 def parse_precision(text: str) -> str:
@@ -243,11 +248,7 @@ def run(args: argparse.Namespace) -> int:
     from gsfm.inference.device import check_precision
 
     if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.warmup < 0 or args.repeats < 1 or args.memory_frames < 1:
-        raise InputError("--warmup must be >= 0, --repeats and --memory-frames >= 1")
     devices = resolve_devices(args.device)
     variants = parse_list(args.variants, parse_variant, "variants")
     sizes = parse_list(args.sizes, parse_size, "sizes")
@@ -376,8 +377,6 @@ def run_first_mask(args: argparse.Namespace) -> int:
     sizes = parse_list(args.sizes, parse_size, "sizes") or [(480, 854)]
     if len(sizes) != 1:
         raise InputError("--sizes: first-mask takes one size (the procedural frames' WxH)")
-    if args.videos < 1 or args.every < 1 or args.clicks < 5:
-        raise InputError("--videos and --every must be >= 1, --clicks >= 5")
     config = FirstMaskConfig()
     summaries = []
     for name in sets:
