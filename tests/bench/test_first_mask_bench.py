@@ -68,3 +68,18 @@ def test_bench_first_mask_bad_options(extra, message, capsys):
     assert main(["bench", "first-mask", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gsfm bench: error:") and message in err
+
+
+def test_options_change_the_config_by_name():
+    from gsfm.cli.bench import first_mask_config
+    from gsfm.errors import InputError
+
+    config = first_mask_config(["grow=0", "max_pixels=12000", "reach=0.5"])
+    assert (config.grow, config.max_pixels, config.reach) == (0.0, 12000, 0.5)
+    assert isinstance(config.max_pixels, int)
+    with pytest.raises(InputError, match="no such setting"):
+        first_mask_config(["speed=2"])
+    with pytest.raises(InputError, match="max_pixels"):
+        first_mask_config(["max_pixels=1.5"])
+    with pytest.raises(InputError, match="finite"):
+        first_mask_config(["grow=nan"])

@@ -13,12 +13,15 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.inference.config import PRECISIONS
+
+if TYPE_CHECKING:
+    from gsfm.first_mask import FirstMaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=Number(int, minimum=5),
         default=20,
         help="first-mask: most corrections per object (the NoC cap; default: 20)",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="NAME=VALUE",
+        help="first-mask: a gsfm.first_mask.FirstMaskConfig field other than its default "
+        "(e.g. grow=0, max_pixels=12000); repeatable",
     )
     p.add_argument(
         "--json",
@@ -368,7 +378,6 @@ def run_first_mask(args: argparse.Namespace) -> int:
 
     from gsfm.bench import first_mask as fm
     from gsfm.bench.report import text_table, write_json
-    from gsfm.first_mask import FirstMaskConfig
     from gsfm.machine import cpu_model, usable_cores
 
     sets = parse_list(args.sets, parse_set, "sets") or list(FIRST_MASK_SETS)
@@ -377,7 +386,7 @@ def run_first_mask(args: argparse.Namespace) -> int:
     sizes = parse_list(args.sizes, parse_size, "sizes") or [(480, 854)]
     if len(sizes) != 1:
         raise InputError("--sizes: first-mask takes one size (the procedural frames' WxH)")
-    config = FirstMaskConfig()
+    config = first_mask_config(args.option or [])
     summaries = []
     for name in sets:
         if name == "sample":
@@ -410,6 +419,27 @@ def run_first_mask(args: argparse.Namespace) -> int:
     print(text_table(*fm.table_rows(summaries)))
     print(f"results written to {path}")
     return 0
+
+
+def first_mask_config(options: list[str]) -> FirstMaskConfig:
+    """FirstMaskConfig with --option NAME=VALUE fields changed (each value read as its field's
+    type; a bad name or value is an InputError)."""
+    import dataclasses
+
+    from gsfm.first_mask import FirstMaskConfig
+
+    fields = {f.name: f for f in dataclasses.fields(FirstMaskConfig)}
+    changes: dict[str, int | float] = {}
+    for text in options:
+        name, _, value = text.partition("=")
+        if name not in fields:
+            raise InputError(f"--option {text!r}: no such setting; choose from {', '.join(fields)}")
+        kind = int if fields[name].type in (int, "int") else float
+        try:
+            changes[name] = Number(kind, minimum=0)(value)
+        except argparse.ArgumentTypeError as err:
+            raise InputError(f"--option {text!r}: {err}") from None
+    return FirstMaskConfig(**changes)
 
 
 def parse_set(text: str) -> str:
