@@ -138,6 +138,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="first-mask: procedural videos per set (default: 12, the reported ones)",
     )
     p.add_argument(
+        "--from-video",
+        type=Number(int, minimum=0),
+        default=0,
+        help="first-mask: first procedural video (default: 0; settings are chosen on videos "
+        "12-35: --from-video 12 --videos 24)",
+    )
+    p.add_argument(
         "--every",
         type=Number(int, minimum=1),
         default=4,
@@ -392,7 +399,9 @@ def run_first_mask(args: argparse.Namespace) -> int:
         if name == "sample":
             instances = fm.sample_instances(args.every)
         else:
-            instances = fm.procedural_instances(name, args.videos, (0, 20), sizes[0])
+            instances = fm.procedural_instances(
+                name, args.videos, (0, 20), sizes[0], args.from_video
+            )
         with tqdm(total=len(instances), desc=name, unit="object", file=sys.stderr) as bar:
             result = fm.run_set(name, instances, config, args.clicks, lambda *_: bar.update(1))
         summaries.append(result.summary())
