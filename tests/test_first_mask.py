@@ -213,3 +213,18 @@ def test_small_holes_are_filled_large_ones_and_marked_ones_kept():
     marked[79:82, 54:57] = True  # the user says the small hole is background
     kept = from_box(image, box_of(ring), background=marked, previous=mask)
     assert not kept[small].any()
+
+
+def test_a_background_stroke_of_the_objects_own_colour_does_not_take_the_object():
+    image, disc, block = scene()
+    left = disc & (np.arange(200)[None, :] < 75)
+    image[left] = (40, 160, 60)  # the object: green on its left, red elsewhere
+    image[block] = image[disc & ~left][: block.sum()]  # the block: the object's own red
+    box = box_of(disc | block)
+    both = from_box(image, box)
+    assert (both & disc).sum() >= 0.95 * disc.sum() and (both & block).sum() >= 0.9 * block.sum()
+    stroke = np.zeros_like(disc)
+    stroke[98:103, 150:155] = True  # on the block
+    corrected = from_box(image, box, background=stroke, previous=both)
+    assert (corrected & disc).sum() >= 0.9 * disc.sum()  # the red of the object stays
+    assert not corrected[stroke].any()
