@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import INTERACTIVE, add_device_option, add_engine_options, engine_config
 from gsfm.data.masks import read_labels, read_mask, write_palette_png
 from gsfm.data.overlay import contact_sheet, overlay
 from gsfm.data.sample import MASKS_DIR, find_sample, sample_dir
@@ -70,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
     add_device_option(p)
-    add_engine_options(p, ("size",))
+    add_engine_options(p, ("size", "precision"), **INTERACTIVE)
     p.set_defaults(func=run)
     return p
 
@@ -97,10 +97,11 @@ class Scores:
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
-    size = engine_config(args).size
+    config = engine_config(args)
+    size = config.size
     sample = find_sample(sample_dir())
     check_output(args.out)
-    predictor = load_predictor(args.weights, args.device, size)
+    predictor = load_predictor(args.weights, args.device, size, config.precision)
 
     source = open_frames(sample.video)
     first = read_mask(sample.first_mask)
@@ -165,7 +166,9 @@ def check_output(out: Path) -> None:
         raise OutputError(f"{out / MASKS_DIR} is a file; remove it or choose another --out")
 
 
-def load_predictor(weights: str, device: str, size: int | None = None) -> VideoPredictor:
+def load_predictor(
+    weights: str, device: str, size: int | None = None, precision: str = "fp32"
+) -> VideoPredictor:
     """The predictor at shorter side `size` (None: the clip's native size); a missing bundled
     model is a WeightsError that says how to run the demo anyway."""
     import torch
@@ -181,7 +184,7 @@ def load_predictor(weights: str, device: str, size: int | None = None) -> VideoP
             "the demo with an untrained network"
         )
     torch.manual_seed(0)  # random:<variant> networks come from the global seed: same demo
-    return VideoPredictor.from_weights(weights, device=device, size=size)
+    return VideoPredictor.from_weights(weights, device=device, size=size, precision=precision)
 
 
 # ----------------------------------------------------------------------------- work

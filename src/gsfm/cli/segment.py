@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from gsfm.atomic import staged_output
 from gsfm.cli.options import (
-    AUTO_CAP,
+    INTERACTIVE,
     add_backend_options,
     add_device_option,
     add_engine_options,
@@ -93,7 +93,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(
         p,
         ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
-        **AUTO_CAP,
+        **INTERACTIVE,
     )
     add_backend_options(p)
     p.add_argument(
