@@ -23,8 +23,8 @@ def test_hand_worked_sizes():
     assert attention_bytes(480, 854, 480, 1) == 1620 * 1620 * 4
     # 40 memory frames: rows of 259,200 bytes, 129 queries at once
     assert attention_bytes(480, 854, 480, 40) == 129 * 1620 * 40 * 4
-    # the keys come on top: 64 channels per memory position
-    assert read_bytes(480, 854, 480, 40) == 129 * 1620 * 40 * 4 + 1620 * 40 * 64 * 4
+    # the keys come on top: 64 channels and the squared norm per memory position
+    assert read_bytes(480, 854, 480, 40) == 129 * 1620 * 40 * 4 + 1620 * 40 * 65 * 4
     # --size 4096 on a 16:9 video: 4096 x 7282 -> 256 x 456 = 116736 positions; a row of 33
     # memory frames is 15 MB: two queries at a time, ~1 GB of keys.
     assert attention_bytes(1080, 1920, 4096, 33) == 2 * 116736 * 33 * 4

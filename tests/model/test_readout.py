@@ -7,7 +7,13 @@ import torch
 
 import gsfm.model.readout as readout_module
 from gsfm.model.network import memory_affinity, softmax_top_k
-from gsfm.model.readout import query_affinity, read_memory, top_k_readout, top_k_select
+from gsfm.model.readout import (
+    query_affinity,
+    read_memory,
+    top_k_readout,
+    top_k_select,
+    with_squared_norms,
+)
 
 B, CK, N, CV, T, H, W = 2, 8, 3, 5, 4, 3, 5
 
@@ -125,7 +131,8 @@ def test_query_blocks_and_cohorts_match_the_dense_path(memory, monkeypatch, bloc
     mem_key, mem_value, query_key = memory
     values = position_major(mem_value)
     valid = (torch.arange(T) >= 2).repeat_interleave(H * W)
-    first, later = read_memory(mem_key, query_key, values, [(0, 1, None), (1, 3, valid)], 7)
+    keys = with_squared_norms(mem_key)
+    first, later = read_memory(keys, query_key, values, [(0, 1, None), (1, 3, valid)], 7)
     for got, n, expected in (
         (first, 1, dense_reference(mem_key, mem_value[:, :1], query_key, 7)),
         (later, 2, dense_reference(mem_key, mem_value[:, 1:], query_key, 7, valid)),

@@ -1,14 +1,14 @@
 """Will a run fit in memory? Checked before anything is allocated.
 
 What grows with `--size` and the memory is the memory read: the memory keys (Ck = 64 fp32
-values per memory position, at stride 16: h/16 * w/16 positions per memory frame) and the
-affinity the read computes, one score per (query position, memory position), a block of
-queries at a time (`gsfm.model.readout.affinity_rows`: up to 32 MiB, or one query's row when a
-row alone is larger). Both grow with the square of `--size` and with the memory: at
---size 4096 on a 16:9 video one memory frame holds 116,736 positions. Their sum is a lower
-bound of what the run needs (values, weights and activations come on top), so refusing a run
-whose bound exceeds the free memory never refuses a run that could have finished; it turns an
-out-of-memory crash half-way (or a machine thrashing) into one line before the start.
+values and their squared norm per memory position, at stride 16: h/16 * w/16 positions per
+memory frame) and the affinity the read computes, one score per (query position, memory
+position), a block of queries at a time (`gsfm.model.readout.affinity_rows`: up to 32 MiB, or
+one query's row when a row alone is larger). Both grow with the square of `--size` and with the
+memory: at --size 4096 on a 16:9 video one memory frame holds 116,736 positions. Their sum is a
+lower bound of what the run needs (values, weights and activations come on top), so refusing a
+run whose bound exceeds the free memory never refuses a run that could have finished; it turns
+an out-of-memory crash half-way (or a machine thrashing) into one line before the start.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def attention_bytes(height: int, width: int, size: int | None, memory: int) -> i
 
 def read_bytes(height: int, width: int, size: int | None, memory: int) -> int:
     """Bytes of the memory read of one frame: the memory keys and the affinity block."""
-    keys = key_positions(height, width, size) * memory * KEY_DIM * AFFINITY_BYTES
+    keys = key_positions(height, width, size) * memory * (KEY_DIM + 1) * AFFINITY_BYTES
     return keys + attention_bytes(height, width, size, memory)
 
 

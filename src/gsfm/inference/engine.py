@@ -27,7 +27,7 @@ from gsfm.inference.stages import stage
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
-from gsfm.model.readout import read_memory, readout_maps
+from gsfm.model.readout import Workspace, read_memory, readout_maps
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class InferenceEngine:
         self.precisions = stage_precisions(self.config.precision, self.device)
         self.network = network.to(self.device).eval()
         self.bank = MemoryBank(self.config.max_memory_frames)
+        self._workspace = Workspace()  # the memory read's affinity blocks, reused frame to frame
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -164,7 +165,7 @@ class InferenceEngine:
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
         with stage("read_memory"):
-            keys, values = self.bank.keys(), self.bank.values_by_position()
+            keys, values = self.bank.keys_with_norms(), self.bank.values_by_position()
             h, w = keys.shape[-2:]
             cohorts = [
                 (start, stop, self.bank.valid_slots(first).repeat_interleave(h * w))
@@ -173,7 +174,9 @@ class InferenceEngine:
             # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
             # in bf16 for a top-k selection.
             with torch.autocast(device_type=self.device.type, enabled=False):
-                outs = read_memory(keys, features.key, values, cohorts, self.config.top_k)
+                outs = read_memory(
+                    keys, features.key, values, cohorts, self.config.top_k, self._workspace
+                )
             maps = [
                 readout_maps(out, stop - start, h, w)
                 for out, (start, stop, _) in zip(outs, cohorts)

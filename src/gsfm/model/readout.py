@@ -6,9 +6,11 @@ with the values: with top-k that matrix is almost all zeros, so the multiply spe
 2 * C * M * HW FLOPs on a result that only needs C * K * HW. Here:
 
 - the affinity is laid out query-major ([B, Q, M], so the selection runs along the contiguous
-  axis) and computed as one fused multiply-add, 2 q.k - |k|^2, with the division by
-  sqrt(Ck) left to the K selected scores (a positive constant changes no ranking, and for
-  Ck = 64 dividing by 8 is exact, so the scores are the same bits);
+  axis) and computed as one matrix product, 2 q.k - |k|^2 = (2 q, -1) . (k, |k|^2), with the
+  memory keys' squared norms stored beside them once (`with_squared_norms`) instead of
+  recomputed and subtracted in a pass over the large result every frame; the division by
+  sqrt(Ck) is left to the K selected scores (a positive constant changes no ranking, and for
+  Ck = 64 dividing by 8 is exact);
 - the top-k is found without sorting whole rows: a row of M scores is cut into M / c blocks
   of c entries, the K blocks with the largest maxima are kept, and the top-k of their K * c
   entries is the top-k of the row (an entry outside those blocks has at least K larger
@@ -47,6 +49,17 @@ SELECT_BLOCK = 8
 AFFINITY_BLOCK_BYTES = 32 * 2**20
 
 
+def squared_norms(key: Tensor) -> Tensor:
+    """|k|^2 over the channels of keys [B, Ck, ...] -> [B, ...]."""
+    return key.pow(2).sum(1)
+
+
+def with_squared_norms(mem_key: Tensor) -> Tensor:
+    """Memory keys [B, Ck, ...] -> [B, Ck + 1, ...] with |k|^2 as the last channel: the
+    layout `read_memory` multiplies (the memory bank stores its keys this way)."""
+    return torch.cat([mem_key, squared_norms(mem_key).unsqueeze(1)], dim=1)
+
+
 def query_affinity(mem_key: Tensor, query_key: Tensor, *, scaled: bool = True) -> Tensor:
     """Memory keys [B, Ck, T, h, w] (or [B, Ck, M]), query key [B, Ck, h, w] (or [B, Ck, Q])
     -> [B, Q, M].
@@ -54,17 +67,23 @@ def query_affinity(mem_key: Tensor, query_key: Tensor, *, scaled: bool = True) -
     The transpose of `gsfm.model.network.memory_affinity`: (2 qk.mk - |mk|^2) / sqrt(Ck);
     `scaled=False` leaves out the division (see the module docstring).
     """
-    mk = mem_key.flatten(start_dim=2)
-    qk = query_key.flatten(start_dim=2)
-    return _affinity(mk, qk.transpose(1, 2), mk.pow(2).sum(1, keepdim=True), scaled)
+    keys = with_squared_norms(mem_key.flatten(start_dim=2))
+    out = _affinity(keys, _query_rows(query_key))
+    return out.div_(math.sqrt(mem_key.shape[1])) if scaled else out
 
 
-def _affinity(mk: Tensor, qk_t: Tensor, a_sq: Tensor, scaled: bool) -> Tensor:
-    """mk [B, Ck, M], query keys [B, Q, Ck], |mk|^2 [B, 1, M] -> [B, Q, M]."""
-    # 2 q.k - |k|^2 in one multiply-add over the large product (memory-bound): 2 q.k is
-    # exact in float, so this rounds as the original's (2 k.q - |k|^2) does.
-    out = torch.baddbmm(a_sq, qk_t, mk, beta=-1, alpha=2)
-    return out.div_(math.sqrt(mk.shape[1])) if scaled else out
+def _query_rows(query_key: Tensor) -> Tensor:
+    """Query key [B, Ck, h, w] -> [B, Q, Ck + 1] rows (2 q, -1), so that a row times a memory
+    key with its squared norm (`with_squared_norms`) is 2 q.k - |k|^2."""
+    qk = query_key.flatten(start_dim=2).float().transpose(1, 2)
+    return torch.cat([2 * qk, qk.new_full((*qk.shape[:2], 1), -1.0)], dim=2)
+
+
+def _affinity(keys: Tensor, rows: Tensor, out: Tensor | None = None) -> Tensor:
+    """Memory keys with norms [B, Ck + 1, M], query rows [B, Q, Ck + 1] -> [B, Q, M]."""
+    # One product, no pass over the large result to subtract |k|^2 (memory-bound); 2 q is
+    # exact in float. With a preallocated `out` no fresh pages are touched either.
+    return torch.matmul(rows, keys, out=out)
 
 
 def top_k_select(affinity: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -73,15 +92,19 @@ def top_k_select(affinity: Tensor, k: int) -> tuple[Tensor, Tensor]:
     b, q, m = affinity.shape
     c = SELECT_BLOCK
     blocks = m // c
-    if m % c or blocks < 4 * k:
+    if blocks < 4 * k:
         return torch.topk(affinity, k, dim=-1)
-    # Block j holds entries j, j + M/c, j + 2M/c, ...: its maximum is an elementwise maximum
-    # of c contiguous slices. The k best blocks are found the same way, recursively (blocks of
-    # blocks), while there are many.
-    maxima = affinity.view(b, q, c, blocks).amax(dim=2)
+    # Block j holds entries j, j + n, j + 2n, ... (n = M // c): its maximum is an elementwise
+    # maximum of c contiguous slices. The k best blocks are found the same way, recursively
+    # (blocks of blocks), while there are many. The M - c * n last entries (a tail shorter
+    # than c) are candidates anyway.
+    maxima = affinity[..., : blocks * c].unflatten(-1, (c, blocks)).amax(dim=-2)
     _, chosen = top_k_select(maxima, k)  # [B, Q, K]
     offsets = torch.arange(c, device=affinity.device) * blocks
-    candidates = (chosen.unsqueeze(-1) + offsets).view(b, q, k * c)
+    candidates = (chosen.unsqueeze(-1) + offsets).flatten(-2)  # [B, Q, K * c]
+    if m > blocks * c:
+        tail = torch.arange(blocks * c, m, device=affinity.device).expand(b, q, -1)
+        candidates = torch.cat([candidates, tail], dim=-1)
     scores, picked = torch.topk(torch.gather(affinity, 2, candidates), k, dim=-1)
     return scores, candidates.gather(2, picked)
 
@@ -136,14 +159,32 @@ def affinity_rows(queries: int, memory_positions: int) -> int:
     return max(1, min(queries, rows))
 
 
+class Workspace:
+    """A buffer reused by every frame's affinity blocks (grown when a block needs more):
+    a fresh block of tens of MB per frame costs page faults, ~20 ms a frame on a 2-core CPU."""
+
+    def __init__(self) -> None:
+        self._buffer: Tensor | None = None
+
+    def take(self, shape: tuple[int, ...], device: torch.device) -> Tensor:
+        """An uninitialised fp32 tensor of `shape` on `device`, sharing the buffer."""
+        count = math.prod(shape)
+        buffer = self._buffer
+        if buffer is None or buffer.numel() < count or buffer.device != device:
+            buffer = self._buffer = torch.empty(count, device=device)
+        return buffer[:count].view(shape)
+
+
 def read_memory(
-    mem_key: Tensor,
+    keys: Tensor,
     query_key: Tensor,
     values: Tensor,
     cohorts: Sequence[tuple[int, int, Tensor | None]],
     top_k: int | None,
+    workspace: Workspace | None = None,
 ) -> list[Tensor]:
-    """Top-k readouts of one query frame: memory keys [B, Ck, T, h, w], query key
+    """Top-k readouts of one query frame: memory keys with their squared norms
+    [B, Ck + 1, T, h, w] (`with_squared_norms`, as the memory bank stores them), query key
     [B, Ck, h, w], values [B, M, N, Cv] position-major, and per cohort of objects
     (start, stop, valid [M] or None) its readout [B, h*w, (stop - start) * Cv].
 
@@ -151,20 +192,21 @@ def read_memory(
     cohort's readout is the slice of its objects' channels of the readout of all objects (the
     table stays contiguous; the other objects' sums cost little).
     """
-    mk = mem_key.flatten(start_dim=2).float()
-    qk_t = query_key.flatten(start_dim=2).float().transpose(1, 2)  # [B, Q, Ck]
-    a_sq = mk.pow(2).sum(1, keepdim=True)
-    temperature = math.sqrt(mk.shape[1])
-    q, m = qk_t.shape[1], mk.shape[2]
+    mk = keys.flatten(start_dim=2).float()
+    rows = _query_rows(query_key)
+    temperature = math.sqrt(mk.shape[1] - 1)
+    b, q, m = rows.shape[0], rows.shape[1], mk.shape[2]
     cv = values.shape[-1]
-    rows = affinity_rows(q, m)
+    block = affinity_rows(q, m)
     parts: list[list[Tensor]] = [[] for _ in cohorts]
-    for first in range(0, q, rows):
-        affinity = _affinity(mk, qk_t[:, first : first + rows], a_sq, scaled=False)
+    for first in range(0, q, block):
+        count = min(block, q - first)
+        out = None if workspace is None else workspace.take((b, count, m), mk.device)
+        affinity = _affinity(mk, rows[:, first : first + count], out)
         for part, (start, stop, valid) in zip(parts, cohorts):
-            out = top_k_readout(affinity, values, top_k, valid, temperature)
+            read = top_k_readout(affinity, values, top_k, valid, temperature)
             whole = stop - start == values.shape[2]
-            part.append(out if whole else out[..., start * cv : stop * cv])
+            part.append(read if whole else read[..., start * cv : stop * cv])
     return [p[0] if len(p) == 1 else torch.cat(p, dim=1) for p in parts]
 
 
