@@ -107,6 +107,8 @@ def test_block_top_k_selects_what_a_full_sort_selects(m, k):
     order = torch.argsort(affinity, dim=-1, descending=True)[..., :k]
     assert torch.equal(index, order)
     assert torch.equal(scores, affinity.gather(2, order))
+    _, unordered = top_k_select(affinity, k, ordered=False)  # the same set, in any order
+    assert torch.equal(unordered.sort(dim=-1).values, order.sort(dim=-1).values)
 
 
 def test_block_top_k_finds_entries_crowded_into_few_blocks():

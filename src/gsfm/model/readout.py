@@ -86,26 +86,26 @@ def _affinity(keys: Tensor, rows: Tensor, out: Tensor | None = None) -> Tensor:
     return torch.matmul(rows, keys, out=out)
 
 
-def top_k_select(affinity: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """The k largest entries of each row of [B, Q, M] and their indices, largest first, as
-    `torch.topk(affinity, k, dim=-1)` (see the module docstring for how)."""
+def top_k_select(affinity: Tensor, k: int, ordered: bool = True) -> tuple[Tensor, Tensor]:
+    """The k largest entries of each row of [B, Q, M] and their indices, as
+    `torch.topk(affinity, k, dim=-1, sorted=ordered)` (see the module docstring for how)."""
     b, q, m = affinity.shape
     c = SELECT_BLOCK
     blocks = m // c
     if blocks < 4 * k:
-        return torch.topk(affinity, k, dim=-1)
+        return torch.topk(affinity, k, dim=-1, sorted=ordered)
     # Block j holds entries j, j + n, j + 2n, ... (n = M // c): its maximum is an elementwise
     # maximum of c contiguous slices. The k best blocks are found the same way, recursively
-    # (blocks of blocks), while there are many. The M - c * n last entries (a tail shorter
-    # than c) are candidates anyway.
+    # (blocks of blocks, in no particular order), while there are many. The M - c * n last
+    # entries (a tail shorter than c) are candidates anyway.
     maxima = affinity[..., : blocks * c].unflatten(-1, (c, blocks)).amax(dim=-2)
-    _, chosen = top_k_select(maxima, k)  # [B, Q, K]
+    _, chosen = top_k_select(maxima, k, ordered=False)  # [B, Q, K]
     offsets = torch.arange(c, device=affinity.device) * blocks
     candidates = (chosen.unsqueeze(-1) + offsets).flatten(-2)  # [B, Q, K * c]
     if m > blocks * c:
         tail = torch.arange(blocks * c, m, device=affinity.device).expand(b, q, -1)
         candidates = torch.cat([candidates, tail], dim=-1)
-    scores, picked = torch.topk(torch.gather(affinity, 2, candidates), k, dim=-1)
+    scores, picked = torch.topk(torch.gather(affinity, 2, candidates), k, dim=-1, sorted=ordered)
     return scores, candidates.gather(2, picked)
 
 
