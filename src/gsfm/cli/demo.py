@@ -13,7 +13,6 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,7 @@ from gsfm.data.overlay import contact_sheet, overlay
 from gsfm.data.sample import MASKS_DIR, find_sample, sample_dir
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError, WeightsError
-from gsfm.evaluation.davis import object_jf
-from gsfm.evaluation.metrics import statistics
+from gsfm.evaluation.clip import score
 from gsfm.inference.track import track
 from gsfm.ownership import claimed
 
@@ -73,25 +71,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(p, ("size", "precision"), **INTERACTIVE)
     p.set_defaults(func=run)
     return p
-
-
-@dataclass
-class Scores:
-    """DAVIS scores of one run: per object id (J mean, F mean), and their means."""
-
-    per_object: dict[int, tuple[float, float]]
-
-    @property
-    def j(self) -> float:
-        return float(np.mean([j for j, _ in self.per_object.values()]))
-
-    @property
-    def f(self) -> float:
-        return float(np.mean([f for _, f in self.per_object.values()]))
-
-    @property
-    def jf(self) -> float:
-        return (self.j + self.f) / 2
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,19 +202,6 @@ def segment(
                 sheet.append((out.index, shaded))
             bar.update(1)
     return predictions, sheet, time.perf_counter() - start
-
-
-def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
-    """DAVIS J and F means per object over frames 1..T-2 (all frames when fewer than 3)."""
-    if gt.shape != pred.shape:
-        raise InputError(f"ground truth {gt.shape} and masks {pred.shape} differ in shape")
-    if len(gt) >= 3:
-        gt, pred = gt[1:-1], pred[1:-1]
-    per_object = {}
-    for k in object_ids:
-        j, f = object_jf(gt, pred, k)
-        per_object[k] = (statistics(j)[0], statistics(f)[0])
-    return Scores(per_object)
 
 
 def write_sheet(staging: Path, sheet_images: list[tuple[int, np.ndarray]]) -> None:
