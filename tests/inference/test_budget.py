@@ -65,7 +65,7 @@ def test_refusal_is_one_line_naming_the_way_out():
     assert "\n" not in text
     assert text.startswith("--size 4096 would need at least ")
     assert "7282x4096 network input, 33 memory frames" in text
-    assert "0.5 GiB free" in text and "--max-memory-frames" in text
+    assert "512 MiB free" in text and "--max-memory-frames" in text
     check_memory((480, 854), 480, 100, 3, None, "cpu", free=2**29)  # fits: no error
     with pytest.raises(InputError, match="native size would need"):
         check_memory((4320, 7680), None, 100, 3, None, "cpu", free=2**29)

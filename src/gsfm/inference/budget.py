@@ -102,7 +102,12 @@ def check_memory(
     h, w = network_size(height, width, size)
     shown = "native size" if size is None else f"--size {size}"
     raise InputError(
-        f"{shown} would need at least {need / 2**30:.1f} GiB on {device} for the memory read "
+        f"{shown} would need at least {amount(need)} on {device} for the memory read "
         f"alone ({w}x{h} network input, {memory} memory frame{'s' * (memory != 1)}), more than "
-        f"the {have / 2**30:.1f} GiB free; use a smaller --size or --max-memory-frames"
+        f"the {amount(have)} free; use a smaller --size or --max-memory-frames"
     )
+
+
+def amount(size: int) -> str:
+    """Bytes for a message: GiB with one decimal, or whole MiB below 1 GiB."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
