@@ -4,7 +4,7 @@
 
 Writes clip.mp4 (H.264), first_mask.png (palette PNG of frame 0: what `gsfm segment --mask`
 takes), masks/00000.png ... (ground truth of every frame, palette PNGs) and sample.json (how it
-was made). The clip comes from `gsfm.data.benchmark.sample_clip` (seed 10_000_000, outside
+was made). The clip comes from `gsfm.synthetic.benchmark.sample_clip` (seed 10_000_000, outside
 every training stream), so running this again gives the same files, byte for byte.
 """
 
@@ -52,8 +52,8 @@ def encode(frames_npy: Path, video: Path, fps: float) -> None:
 
 def write_sample(out: Path) -> list[Path]:
     """Write the sample clip's files into `out` (replacing its masks folder); returns them."""
-    from gsfm.data import benchmark as B
     from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
+    from gsfm.synthetic import benchmark as B
 
     clip = B.sample_clip()
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def write_sample(out: Path) -> list[Path]:
         write_palette_png(masks / f"{t:05d}.png", labels, DAVIS_PALETTE)
     meta = {
         "description": "gsfm sample clip: procedural scene of scikit-image photo textures",
-        "generator": "gsfm.data.benchmark.sample_clip",
+        "generator": "gsfm.synthetic.benchmark.sample_clip",
         "seed": B.SAMPLE_SEED,
         "frames": B.SAMPLE_FRAMES,
         "height": B.SAMPLE_SIZE[0],

@@ -35,6 +35,7 @@ GOLDEN = "tests/model/test_golden.py"
 ACCURACY = "tests/inference/test_accuracy.py"
 LOSS = "tests/train/test_loss_formulas.py"
 PLUMBING = "tests/cli/test_plumbing.py"
+SERVE_MISUSE = "tests/serve/test_misuse.py"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,20 @@ MUTANTS: list[Mutant] = [
     _m("serve_ignores_memory_cap", "src/gsfm/serve/app.py",
        "engine = config.engine.with_options(max_memory_frames=cap)", "engine = config.engine",
        "tests/serve/test_api.py"),
+    _m("serve_exports_share_a_work_folder", "src/gsfm/serve/app.py",
+       'work = Path(tempfile.mkdtemp(prefix=".export-", dir=session.folder))',
+       'work = session.folder / ".export"\n        work.mkdir(exist_ok=True)', SERVE_MISUSE),
+    _m("serve_answers_127_0_0_1_only", "src/gsfm/serve/hosts.py",
+       "return ipaddress.ip_address(host).is_loopback", 'return host == "127.0.0.1"',
+       SERVE_MISUSE),
+    _m("serve_disk_check_forgets_running_decodes", "src/gsfm/serve/sessions.py",
+       "check_room(self.base, need, limit, sum(self.reserved.values()), what)",
+       "check_room(self.base, need, limit, 0, what)", SERVE_MISUSE),
+    _m("serve_works_on_a_failed_decode", "src/gsfm/serve/sessions.py",
+       'if job.kind == "decode" and job.state in ("failed", "cancelled"):', "if False:",
+       SERVE_MISUSE),
+    _m("serve_lzma_error_is_a_500", "src/gsfm/serve/media.py",
+       "zlib.error,\n        lzma.LZMAError,", "zlib.error,", SERVE_MISUSE),
     _m("boundary_loss_removed_from_total", "src/gsfm/train/losses.py",
        "total = total + ce + self.boundary_weight * bl", "total = total + ce",
        LOSS, issue_table=True),
@@ -133,6 +148,25 @@ MUTANTS: list[Mutant] = [
        "(iteration * self.world_size + self.rank) * self.batch_size",
        "(iteration + self.rank) * self.batch_size",
        "tests/train/test_ddp_equivalence.py", slow=True),
+    # ---- issue 25 (reliability II): bugs no test caught
+    _m("video_frame_count_from_the_header", "src/gsfm/data/video.py",
+       "self.count = self._count(announced)", "self.count = announced or self._count(announced)",
+       "tests/data/test_video.py"),
+    _m("number_accepts_nan", "src/gsfm/arguments.py",
+       "if not math.isfinite(value):", "if False:", "tests/cli/test_numbers.py"),
+    _m("segment_outputs_may_overlap", "src/gsfm/cli/segment.py",
+       "    check_distinct(outputs)\n", "", "tests/cli/test_segment_misuse.py"),
+    _m("infer_out_among_the_video_folders", "src/gsfm/cli/infer.py",
+       "folders.add(p.parent.parent)", "pass", "tests/cli/test_infer_generic.py"),
+    _m("resume_ignores_the_weights_content", "src/gsfm/cli/infer.py",
+       '"weights_sha256": weights_digest(args),', '"weights_sha256": None,',
+       "tests/cli/test_infer_misuse.py"),
+    _m("onnx_graph_file_outside_the_folder", "src/gsfm/export/manifest.py",
+       "(inside / file).resolve().parent != inside", "False", "tests/export/test_manifest.py"),
+    _m("evaluate_reads_float_pixels_as_ids", "src/gsfm/data/masks.py",
+       'if labels.dtype.kind not in "biu":', "if False:", "tests/evaluation/test_eval_cli.py"),
+    _m("training_group_destroyed_without_a_barrier", "src/gsfm/train/distributed.py",
+       "        if finished:\n            dist.barrier()\n", "", "tests/train/test_teardown.py"),
 ]  # fmt: skip
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import onnxruntime as ort
 import torch
 
-from gsfm.bench.machine import cpu_model, usable_cores
 from gsfm.bench.pipeline import weights_source
 from gsfm.export.check import compare, sample_frames
 from gsfm.export.onnx_export import export_onnx
 from gsfm.export.runtime import onnx_predictor
 from gsfm.inference.predictor import VideoPredictor
+from gsfm.machine import cpu_model, usable_cores
 from gsfm.model.weights import load_network
 
 log = logging.getLogger("onnx_vs_torch")

@@ -14,11 +14,11 @@ from PIL import Image
 
 import gsfm.cli.demo as demo
 from gsfm.cli import main
-from gsfm.data.benchmark import HELD_OUT_SEEDS, SAMPLE_SEED, sample_clip
 from gsfm.data.masks import DAVIS_PALETTE, read_mask, write_palette_png
-from gsfm.data.synthetic import make_clip
 from gsfm.data.video import open_frames, write_video
 from gsfm.evaluation.clip import score
+from gsfm.synthetic.benchmark import HELD_OUT_SEEDS, SAMPLE_SEED, sample_clip
+from gsfm.synthetic.clips import make_clip
 
 WEIGHTS = ["--weights", "random:gsfm-tiny", "--device", "cpu"]
 

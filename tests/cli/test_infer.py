@@ -13,9 +13,9 @@ from PIL import Image
 
 from gsfm.cli import main
 from gsfm.data import davis, youtube
-from gsfm.data.fixtures import write_fixture
 from gsfm.data.masks import DAVIS_PALETTE
 from gsfm.inference.predictor import VideoPredictor
+from gsfm.synthetic.fixtures import write_fixture
 
 H, W = 64, 96
 WEIGHTS = ["--weights", "random:gsfm-tiny", "--device", "cpu", "--size", "64"]

@@ -16,8 +16,8 @@ from PIL import Image
 
 from gsfm.cli import main
 from gsfm.data import youtube
-from gsfm.data.fixtures import write_fixture
 from gsfm.inference.engine import InferenceEngine
+from gsfm.synthetic.fixtures import write_fixture
 from tests.inference.clips import make_clip
 
 H, W = 48, 64

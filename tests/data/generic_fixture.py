@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gsfm.data.fixtures import write_jpeg
+from gsfm.data.dataset_files import write_jpeg
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
-from gsfm.data.synthetic import make_clip
 from gsfm.data.video import write_video
+from gsfm.synthetic.clips import make_clip
 
 
 def write_generic(

@@ -11,11 +11,11 @@ from PIL import Image
 
 from gsfm.data import davis, youtube
 from gsfm.data.datasets import DATASETS, EVALUATED, LAYOUTS, dataset_spec
-from gsfm.data.fixtures import write_fixture
 from gsfm.data.masks import read_labels
 from gsfm.data.video import frame_size, read_frame
 from gsfm.errors import InputError
 from gsfm.inference import runner
+from gsfm.synthetic.fixtures import write_fixture
 
 SIZE = (32, 48)
 

@@ -9,8 +9,8 @@ import pytest
 
 from gsfm.data import davis
 from gsfm.data.datasets import DATASETS
-from gsfm.data.fixtures import write_fixture
 from gsfm.errors import InputError
+from gsfm.synthetic.fixtures import write_fixture
 
 SMALL = dict(seed=2, videos=3, frames=5, size=(40, 64))
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from gsfm.data import youtube
-from gsfm.data.fixtures import write_fixture
 from gsfm.errors import InputError
+from gsfm.synthetic.fixtures import write_fixture
 
 SMALL = dict(seed=3, videos=3, frames=4, size=(40, 64))
 SPARSE = ["00000", "00005", "00010", "00015"]

@@ -11,8 +11,9 @@ import torch
 
 from gsfm.cli.options import INTERACTIVE, add_engine_options, engine_config
 from gsfm.inference import device as device_module
-from gsfm.inference.device import cpu_flags, native_bf16, stage_precisions
+from gsfm.inference.device import native_bf16, stage_precisions
 from gsfm.inference.engine import InferenceEngine, channel_argmax
+from gsfm.machine import cpu_flags
 from tests.inference.clips import make_clip
 
 CPU = torch.device("cpu")

@@ -14,13 +14,13 @@ from PIL import Image
 
 from gsfm.data import youtube
 from gsfm.data.datasets import DATASETS
-from gsfm.data.fixtures import write_fixture
 from gsfm.data.submission import write_submission_zip
 from gsfm.errors import OutputError
 from gsfm.inference import runner
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.network import GSFM
 from gsfm.model.variants import get_config
+from gsfm.synthetic.fixtures import write_fixture
 
 SIZE = (64, 96)
 SETTINGS = {"dataset": "youtube2019", "split": "valid", "top_k": 50}

@@ -74,7 +74,7 @@ def test_stage3_missing_layout_is_a_clear_error(tmp_path: Path, static_folder: P
 
 
 def test_stage3_reads_the_dataset_fixtures(tmp_path: Path):
-    fixtures = pytest.importorskip("gsfm.data.fixtures")
+    fixtures = pytest.importorskip("gsfm.synthetic.fixtures")
     root = tmp_path / "fx"
     fixtures.write_fixture("davis2017", root / "DAVIS", videos=2, frames=5, size=(48, 64))
     fixtures.write_fixture("youtube2019", root / "YouTube", videos=2, frames=4, size=(48, 64))
@@ -86,7 +86,7 @@ def test_stage3_reads_the_dataset_fixtures(tmp_path: Path):
 
 
 def test_procedural_data_for_both_stages(tmp_path: Path):
-    pytest.importorskip("gsfm.data.synthetic")
+    pytest.importorskip("gsfm.synthetic.clips")
     s0 = build_dataset(tiny_config(tmp_path, "synthetic"))
     s3 = build_dataset(tiny_config(tmp_path, "synthetic", stage=3, iterations=100))
     for p in range(3):

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
+import torch
 
-def cpu_model() -> str:
-    """The CPU's marketing name (/proc/cpuinfo on Linux, else what `platform` knows)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+from gsfm.machine import cpu_model, usable_cores
 
 
 def describe_machine() -> dict[str, Any]:
     """CPU, cores, torch build and threads, and the GPU when CUDA is there."""
-    import torch  # here, not at the top: usable_cores() serves torch-free commands too
-
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": usable_cores(),

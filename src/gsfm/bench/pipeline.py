@@ -37,13 +37,13 @@ import torch
 
 import gsfm
 from gsfm.bench.report import text_table
-from gsfm.data.synthetic import make_clip
 from gsfm.errors import GSFMError
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.inference.stages import STAGES as ENGINE_STAGES
 from gsfm.inference.stages import observe
 from gsfm.model.weights import bundled_names, load_network
+from gsfm.synthetic.clips import make_clip
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from gsfm.bench.report import text_table
-from gsfm.data.benchmark import benchmark_clip, video_plan
 from gsfm.data.masks import DAVIS_PALETTE, read_labels, write_palette_png
 from gsfm.data.video import write_video
 from gsfm.errors import GSFMError
 from gsfm.evaluation.clip import score
+from gsfm.synthetic.benchmark import benchmark_clip, video_plan
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
+from gsfm.inference.config import PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +91,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--precision",
         help="comma list of fp32, bf16, fp16 (pipeline default: fp32; profile: fp32,bf16)",
     )
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument(
-        "--warmup", type=int, default=2, help="pipeline: frames run before timing (default: 2)"
+        "--threads", type=Number(int, minimum=1), help="torch CPU threads (default: torch's choice)"
+    )
+    p.add_argument(
+        "--warmup",
+        type=Number(int, minimum=0),
+        default=2,
+        help="pipeline: frames run before timing (default: 2)",
     )
     p.add_argument(
         "--repeats",
-        type=int,
+        type=Number(int, minimum=1),
         help="profile: timed runs per stage (default: 1); segment: runs per command (default: 3)",
     )
     p.add_argument(
         "--memory-frames",
-        type=int,
+        type=Number(int, minimum=1),
         default=10,
         help="profile: memory frames the read attends to (default: 10)",
     )
     p.add_argument(
         "--peak-seconds",
-        type=float,
+        type=Number(float, above=0),
         default=2.0,
         help="profile: seconds spent measuring the matmul peak per precision (default: 2)",
     )
@@ -138,7 +145,7 @@ def parse_list(text: str | None, item: Callable[[str], T], option: str) -> list[
             continue
         try:
             values.append(item(part))
-        except ValueError as exc:
+        except (ValueError, argparse.ArgumentTypeError) as exc:
             raise InputError(f"--{option}: {exc}") from None
     if not values:
         raise InputError(f"--{option} is empty")
@@ -177,16 +184,10 @@ def parse_cap(text: str) -> int | None:
     return cap
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive number, got {value}")
-    return value
+positive_int = Number(int, minimum=1)  # an item of --objects / --frames
 
 
 def parse_precision(text: str) -> str:
-    from gsfm.inference.device import PRECISIONS
-
     if text not in PRECISIONS:
         raise ValueError(f"unknown precision {text!r}; choose from {', '.join(PRECISIONS)}")
     return text
@@ -219,11 +220,7 @@ def run(args: argparse.Namespace) -> int:
     from gsfm.inference.device import check_precision
 
     if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.warmup < 0 or (args.repeats is not None and args.repeats < 1) or args.memory_frames < 1:
-        raise InputError("--warmup must be >= 0, --repeats and --memory-frames >= 1")
     if args.compare is not None and not args.segment:
         raise InputError("--compare goes with --segment")
     if args.segment:
@@ -291,7 +288,7 @@ def run_pipeline(
             "devices": list(devices),
             "isolated_processes": not args.in_process,
             "warmup_frames": args.warmup,
-            "frames": "procedural (gsfm.data.synthetic.make_clip), 8 frames cycled",
+            "frames": "procedural (gsfm.synthetic.clips.make_clip), 8 frames cycled",
             "engine": "VideoPredictor, native size (no resize), top_k 50, mem_every 3",
             "stage_times": "ms per frame, over the timed frames",
         },

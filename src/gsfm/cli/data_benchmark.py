@@ -7,9 +7,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.cli.data import _size, check_out_folder
-from gsfm.data import benchmark as B
 from gsfm.errors import InputError, OutputError
+from gsfm.synthetic import benchmark as B
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,13 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", type=Path, required=True, help="folder to write the dataset into")
     p.add_argument(
         "--videos",
-        type=int,
+        type=Number(int, minimum=1),  # at most: per --kind, checked in run
         default=B.DEFAULT_VIDEOS,
         help=f"number of videos (default: {B.DEFAULT_VIDEOS})",
     )
     p.add_argument(
         "--frames",
-        type=int,
+        type=Number(int, minimum=3),
         default=B.DEFAULT_FRAMES,
         help=f"frames per video, at least 3 (default: {B.DEFAULT_FRAMES})",
     )
@@ -73,10 +74,6 @@ def run(args: argparse.Namespace) -> int:
     limit = B.MAX_BENCHMARK_VIDEOS if args.kind == "standard" else len(B.HARD_SEEDS)
     if not 1 <= args.videos <= limit:
         raise InputError(f"--videos must be in 1..{limit}, got {args.videos}")
-    if args.frames < 3:
-        raise InputError(
-            f"--frames must be at least 3 (first and last frames are not scored), got {args.frames}"
-        )
     out: Path = args.out
     check_out_folder(out, args.overwrite)
 

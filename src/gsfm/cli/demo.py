@@ -2,7 +2,7 @@
 
 The sample clip (`gsfm/assets/sample/`: clip.mp4, first_mask.png, masks/ with the ground truth
 of every frame) is a held-out procedural scene that no training run has seen (seed 10_000_000,
-see `gsfm.data.benchmark`). The demo writes what `gsfm segment` would (palette PNGs, an overlay
+see `gsfm.synthetic.benchmark`). The demo writes what `gsfm segment` would (palette PNGs, an overlay
 video) plus a contact sheet, and scores the masks the DAVIS way: per object, every frame except
 the first (given) and the last, J&F = (mean J + mean F) / 2.
 """

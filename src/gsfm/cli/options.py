@@ -10,7 +10,10 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gsfm.errors import InputError, OptionError
+from gsfm.arguments import Number
+from gsfm.errors import InputError, OptionError, WeightsError
+from gsfm.export.manifest import read_manifest
+from gsfm.extras import require
 from gsfm.inference.config import DEVICES, LONG_INPUT_CAP, LONG_INPUT_FRAMES, EngineConfig
 
 _ENGINE_FIELDS: dict[str, Field[Any]] = {
@@ -65,7 +68,7 @@ def add_engine_options(
             text = f"{text} (default: {shown})".lstrip()
         p.add_argument(
             flag(name),
-            type=str if choices else int,
+            type=str if choices else Number(int),  # ranges: EngineConfig
             choices=choices,
             default=default,
             help=text,
@@ -122,9 +125,6 @@ def check_backend(args: argparse.Namespace) -> None:
     if backend == "onnxruntime":
         if folder is None:
             raise InputError("--backend onnxruntime needs --onnx DIR (a folder of gsfm export)")
-        from gsfm.export.manifest import read_manifest
-        from gsfm.extras import require
-
         require("onnx", "--backend onnxruntime")
         read_manifest(folder, verify=False)
     elif folder is not None:
@@ -136,6 +136,27 @@ def backend_settings(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "backend", "torch") == "torch":
         return {}
     return {"backend": args.backend, "onnx": str(args.onnx)}
+
+
+def weights_digest(args: argparse.Namespace) -> str | None:
+    """The sha256 of what the run's network is loaded from: the --weights file (a bundled
+    name's file), or the --onnx folder's manifest once its graphs match it; None for
+    `random:` weights. A path names a file, this names its content."""
+    from gsfm.digest import sha256_file
+
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        from gsfm.export.manifest import folder_digest
+
+        return folder_digest(args.onnx)
+    from gsfm.model.weights import weights_file
+
+    path = weights_file(args.weights)  # WeightsError: missing
+    if path is None:
+        return None
+    try:
+        return sha256_file(path)
+    except OSError as err:
+        raise WeightsError(f"cannot read weights file {path}: {err.strerror or err}") from None
 
 
 def build_predictor(args: argparse.Namespace, **options: Any) -> VideoPredictor:

@@ -46,7 +46,7 @@ from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError
 from gsfm.inference.config import memory_cap
 from gsfm.inference.track import track
-from gsfm.outputs import check_apart, check_creatable, check_file_output
+from gsfm.outputs import check_apart, check_creatable, check_distinct, check_file_output
 from gsfm.ownership import claimed, lock_names
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ def check_paths(args: argparse.Namespace) -> None:
     if Path(str(args.weights)).is_file():
         inputs.append(("--weights", Path(str(args.weights))))
     outputs = [("--out", args.out), ("--overlay", args.overlay)]
+    check_distinct(outputs)
     check_apart(outputs, inputs, replaced_folders=[args.out])
     if args.out.exists() and not args.out.is_dir():
         raise OutputError(f"--out {args.out} exists and is not a folder")

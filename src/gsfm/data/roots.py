@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gsfm.data.video import frame_size
 from gsfm.errors import InputError
 
 if TYPE_CHECKING:
@@ -57,8 +58,6 @@ class VideoSample:
         """(H, W) of frame `index`, from the header."""
         if self.source is not None:
             return self.source.size
-        from gsfm.data.video import frame_size
-
         return frame_size(self.frames[index])
 
     @property

@@ -24,6 +24,7 @@ from gsfm.data.davis import parse_split, split_file
 from gsfm.data.masks import read_labels
 from gsfm.errors import InputError, OutputError
 from gsfm.evaluation.metrics import label_scores, statistics
+from gsfm.machine import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,6 @@ def object_jf(gt: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 def default_workers() -> int:
     """Scoring processes when none are asked for: the cores this process may run on."""
-    from gsfm.bench.machine import usable_cores
-
     return usable_cores()
 
 

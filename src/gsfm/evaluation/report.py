@@ -42,7 +42,7 @@ def format_report(result: EvaluationResult) -> str:
 def save_chart(result: EvaluationResult, path: str | Path) -> Path:
     """Bar chart of J-Mean and F-Mean per sequence (mean over the sequence's objects)."""
     # A bare Figure renders with Agg and leaves pyplot's global backend state alone.
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # the [plots] extra
 
     per_seq = result.per_sequence_means()
     names = list(per_seq)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from gsfm.data.masks import read_mask
+from gsfm.data.sample import find_sample, sample_dir
+from gsfm.data.video import open_frames
 from gsfm.export.defaults import CHECK_FRAMES
 
 if TYPE_CHECKING:
@@ -91,10 +94,6 @@ class CheckResult:
 
 def sample_frames(count: int = CHECK_FRAMES) -> tuple[list[np.ndarray], np.ndarray]:
     """The first `count` frames (HxWx3 uint8) of the bundled sample clip and its first mask."""
-    from gsfm.data.masks import read_mask
-    from gsfm.data.sample import find_sample, sample_dir
-    from gsfm.data.video import open_frames
-
     sample = find_sample(sample_dir())
     frames = []
     for _, frame in open_frames(sample.video):

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.export import Dim
 
 from gsfm.model.network import GSFM
 
@@ -139,8 +140,6 @@ def example_inputs(spec: GraphSpec) -> tuple[Tensor, ...]:
 
 def dynamic_shapes(spec: GraphSpec) -> dict[str, dict[int, Any]]:
     """torch.export dims: H = 16 h16, W = 16 w16 (so every stride divides), N free."""
-    from torch.export import Dim
-
     h16 = Dim("h16", min=1, max=MAX_SIDE16)
     w16 = Dim("w16", min=1, max=MAX_SIDE16)
     dims = {

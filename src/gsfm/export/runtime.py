@@ -23,6 +23,8 @@ from torch import Tensor
 from gsfm.errors import GSFMError, InputError, WeightsError
 from gsfm.export.manifest import Manifest, read_manifest
 from gsfm.extras import require
+from gsfm.inference.device import resolve_device
+from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.network import KeyFeatures
 from gsfm.model.variants import ModelConfig
 from gsfm.model.weights import WeightsInfo
@@ -38,7 +40,7 @@ GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 def available_providers() -> list[str]:
     require("onnx", "the onnxruntime backend")
-    import onnxruntime as ort
+    import onnxruntime as ort  # the [onnx] extra, checked by require() above
 
     return list(ort.get_available_providers())
 
@@ -71,7 +73,7 @@ class OnnxNetwork:
         threads: int | None = None,
     ) -> None:
         require("onnx", "the onnxruntime backend")
-        import onnxruntime as ort
+        import onnxruntime as ort  # the [onnx] extra, checked by require() above
 
         self.folder = Path(folder)
         self.manifest: Manifest = read_manifest(self.folder)  # checks sizes and hashes
@@ -178,9 +180,6 @@ def onnx_predictor(folder: str | Path, device: str = "cpu", **options: Any) -> V
     The engine's own tensors (readout, aggregation) live on `device` as resolved for torch;
     the graphs run on the providers `choose_providers(device)` picks.
     """
-    from gsfm.inference.device import resolve_device
-    from gsfm.inference.predictor import VideoPredictor
-
     precision = options.get("precision", "fp32")
     if precision == "auto":  # the export's own precision is what runs
         options = {**options, "precision": "fp32"}

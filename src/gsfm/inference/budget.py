@@ -17,6 +17,8 @@ import logging
 import math
 import os
 
+import torch
+
 from gsfm.errors import InputError
 from gsfm.inference.engine import network_size
 from gsfm.model.image import STRIDE
@@ -60,8 +62,6 @@ def free_bytes(device: str) -> int | None:
     """Free memory of `device` ('cpu', 'cuda', 'cuda:1', ...), or None when unknown."""
     kind = device.split(":", 1)[0]
     if kind == "cuda":
-        import torch
-
         try:
             index = torch.device(device).index
             return int(torch.cuda.mem_get_info(index if index is not None else 0)[0])

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
 from gsfm.errors import GSFMError
 from gsfm.inference.config import DEVICES, PRECISIONS
+from gsfm.machine import cpu_flags
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # /proc/cpuinfo flags of a CPU that multiplies bf16 natively (AVX-512-BF16 dot products, AMX
@@ -71,18 +71,6 @@ def check_precision(precision: str, device: torch.device) -> str:
     if precision == "bf16" and device.type == "mps":
         raise GSFMError("bf16 autocast is not supported on MPS here; use fp32")
     return precision
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty where unknown)."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.split(":", 1)[0].strip() in ("flags", "Features"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
 
 
 def native_bf16(device: torch.device, flags: frozenset[str] | None = None) -> bool:

@@ -20,12 +20,10 @@ from torch import Tensor
 from gsfm.errors import InputError
 from gsfm.inference.device import resolve_device
 from gsfm.inference.engine import EngineConfig, InferenceEngine
+from gsfm.inference.stepper import Frame, Mask
 from gsfm.inference.track import track
 from gsfm.model.network import GSFM
 from gsfm.model.weights import WeightsInfo, load_network
-
-Frame = np.ndarray | Tensor
-Mask = np.ndarray | Tensor
 
 
 class VideoPredictor:

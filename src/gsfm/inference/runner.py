@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gsfm.atomic import atomic_path
-from gsfm.data import davis, youtube
+from gsfm.data import davis, generic, youtube
 from gsfm.data.datasets import dataset_spec
 from gsfm.data.masks import (
     DAVIS_PALETTE,
@@ -61,8 +61,6 @@ def list_videos(dataset: str, split: str, root: str | Path | None = None) -> lis
     if spec.family == "davis":
         return davis.list_videos(root, spec.year, split)
     if spec.family == "generic":
-        from gsfm.data import generic
-
         return generic.list_videos(root)
     return youtube.list_videos(root, split, use_all_frames=True, year=spec.year)
 
@@ -121,11 +119,25 @@ def check_output(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
         return
     changed = [k for k in sorted({*settings, *previous}) if settings.get(k) != previous.get(k)]
     if changed:
-        diff = ", ".join(f"{k} {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+        diff = ", ".join(_change(k, previous, settings) for k in changed)
         raise OutputError(
             f"output folder {out} holds results of other settings ({diff}); pass --overwrite "
             "to redo them, or choose another --out"
         )
+
+
+def _change(key: str, before: dict[str, Any], now: dict[str, Any]) -> str:
+    """One setting's change, as the refusal says it (content hashes shortened and named)."""
+    if not key.endswith("sha256"):
+        return f"{key} {before.get(key)!r} -> {now.get(key)!r}"
+
+    def short(value: object) -> str:
+        return f"{value[:12]}..." if isinstance(value, str) else repr(value)
+
+    was = short(before[key]) if key in before else "not recorded"
+    return (
+        f"{key} {was} -> {short(now.get(key))}: the weights' content differs from the first run's"
+    )
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:

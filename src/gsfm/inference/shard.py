@@ -18,7 +18,8 @@ several:
 - after every rank is done, rank 0 writes the upload zip and the summary.
 
 A rank that fails exits with its error in one line (prefixed with its rank); torchrun then
-stops the others. Finished videos stay valid and a re-run, with any world size, resumes.
+stops the others. Under `gsfm-torchrun` (gsfm.cli.torchrun) that line is the run's last.
+Finished videos stay valid and a re-run, with any world size, resumes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gsfm.errors import GSFMError
+from gsfm.machine import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ def start() -> Ranks:
     world = int(env["WORLD_SIZE"])
     if world == 1:
         return Ranks()
+    # torch inside: `gsfm infer` imports this module to parse and check before torch loads
     import torch.distributed as dist
 
     rank, local = int(env["RANK"]), int(env["LOCAL_RANK"])
@@ -115,8 +118,6 @@ def divide_threads(ranks: Ranks, device: str) -> None:
     if not ranks.distributed or not str(device).startswith("cpu"):
         return
     import torch
-
-    from gsfm.bench.machine import usable_cores
 
     threads = max(1, usable_cores() // max(1, ranks.local_world_size))
     torch.set_num_threads(threads)
@@ -194,7 +195,7 @@ class Progress:
     _counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # a progress bar only where one is drawn
 
         if self.ranks.distributed:
             from torch.distributed import distributed_c10d

@@ -14,14 +14,12 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gsfm.data.video import frame_size, read_frame
-
-if TYPE_CHECKING:
-    from gsfm.inference.predictor import Frame, Mask, VideoPredictor
+from gsfm.inference.stepper import Frame, Mask, Stepper
 
 _END = object()
 
@@ -47,7 +45,7 @@ class TrackedFrame:
 
 
 def track(
-    predictor: VideoPredictor,
+    predictor: Stepper,
     frames: Iterable[Frame | str | os.PathLike[str]],
     masks: Mapping[int, Mask],
     *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -48,9 +49,7 @@ SIGMA_BOUNDS = (1e-3, 1e4)
 def validate_config(data: object) -> ModelConfig:
     """Check every field of a config read from a file (types, known backbone, bounds) before
     anything is built from it; ValueError naming the first bad field."""
-    import math
-
-    from gsfm.model.backbone import BLOCKS
+    from gsfm.model.backbone import BLOCKS  # torch; the CLI reads variants without it
 
     if not isinstance(data, dict):
         raise ValueError(f"the config must be a mapping of fields, got {type(data).__name__}")

@@ -4,7 +4,7 @@ Stage 0: `synthetic` (procedural images, the default) or folders of NAME.jpg + N
 Stage 3: `synthetic` (procedural clips) or folders holding DAVIS 2017 / YouTube-VOS train in
 their official layouts (or a `gsfm data fixture` folder). Several entries are concatenated.
 `--hard-mix P` draws a share P of the `synthetic` samples from the hard generator
-(`gsfm.data.synthetic_hard`) instead of the plain one; at 0 (the default) nothing changes.
+(`gsfm.synthetic.hard`) instead of the plain one; at 0 (the default) nothing changes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from gsfm.errors import InputError
+from gsfm.synthetic.hard import make_hard_clip, make_hard_static_sample
 from gsfm.train.config import SYNTHETIC, TrainConfig
+from gsfm.train.static import FolderImages, ProceduralImages, StaticSequences
 from gsfm.train.video import ProceduralVideos
 
 
@@ -58,8 +60,6 @@ class HardImages:
         return self.length
 
     def load(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        from gsfm.data.synthetic_hard import make_hard_static_sample
-
         image, mask = make_hard_static_sample(rng, self.size, self.size)
         return image, (mask > 0).astype(np.uint8) * 255
 
@@ -69,8 +69,6 @@ class HardVideos(ProceduralVideos):
     look-alikes, 0-2 untracked occluders, a random speed and camera."""
 
     def render(self, rng: np.random.Generator, length: int, ids: list[int]) -> Any:
-        from gsfm.data.synthetic_hard import make_hard_clip
-
         return make_hard_clip(
             rng,
             length,
@@ -119,8 +117,6 @@ def procedural(plain: Any, hard: Any, share: float) -> Any:
 def build_dataset(cfg: TrainConfig) -> Dataset:
     """The map-style dataset (keyed by `SampleKey`) of the run's stage and data."""
     if cfg.stage == 0:
-        from gsfm.train.static import FolderImages, ProceduralImages, StaticSequences
-
         images: list[Any] = []
         folders = [Path(d) for d in cfg.data if d != SYNTHETIC]
         if SYNTHETIC in cfg.data:

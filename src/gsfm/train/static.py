@@ -14,7 +14,7 @@ with occlusion; the single-object network trains on one of the two at random (th
 distractor), a two-object run on both.
 
 Sources: folders of `NAME.jpg` + `NAME.png` pairs (the static datasets of the original), or a
-procedural source (`gsfm.data.synthetic.make_static_sample`: textured shapes and scikit-image
+procedural source (`gsfm.synthetic.clips.make_static_sample`: textured shapes and scikit-image
 photographs) that needs no download.
 """
 
@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from gsfm.data.masks import read_labels
 from gsfm.data.video import read_frame
 from gsfm.errors import InputError
+from gsfm.synthetic.clips import make_static_sample
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
 
@@ -86,8 +87,6 @@ class ProceduralImages:
     """Procedural image + mask pairs generated on the fly (no files, no downloads)."""
 
     def __init__(self, size: int, length: int = PROCEDURAL_LENGTH) -> None:
-        from gsfm.data.synthetic import make_static_sample
-
         self.make = make_static_sample
         self.size = size
         self.length = length

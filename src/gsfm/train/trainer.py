@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from gsfm.errors import WeightsError
 from gsfm.model.image import normalize
@@ -29,11 +31,15 @@ from gsfm.model.network import GSFM
 from gsfm.model.variants import get_config
 from gsfm.model.weights import (
     expand_single_object,
+    init_from_torchvision,
+    is_torchvision_resnet,
     layout_problems,
     load_network,
+    read_torch_file,
     save_network,
 )
 from gsfm.train import checkpoint as ckpt
+from gsfm.train import distributed
 from gsfm.train.config import TrainConfig
 from gsfm.train.distributed import DistContext, broadcast_buffers
 from gsfm.train.losses import GSFMLoss, LossTerms
@@ -54,12 +60,6 @@ def build_network(cfg: TrainConfig) -> GSFM:
         _load_weights(net, cfg.load_network)
     for path in (cfg.imagenet_r50, cfg.imagenet_r18):
         if path:
-            from gsfm.model.weights import (
-                init_from_torchvision,
-                is_torchvision_resnet,
-                read_torch_file,
-            )
-
             state = read_torch_file(Path(path))
             if not is_torchvision_resnet(state):
                 raise WeightsError(f"{path} is not a torchvision ResNet ImageNet state dict")
@@ -341,8 +341,6 @@ def _plain_scheduler_state(state: dict[str, Any]) -> dict[str, Any]:
 
 def _worker_init(_: int) -> None:
     """Data workers: one thread each (the main process owns the cores for compute)."""
-    import cv2
-
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
@@ -400,8 +398,6 @@ class _Monitor:
         self.window_start = trainer.iteration
         if not enabled:
             return
-        from tqdm import tqdm
-
         cfg = trainer.cfg
         self.bar = tqdm(
             total=cfg.iterations,
@@ -413,6 +409,7 @@ class _Monitor:
             disable=None,  # no bar when stderr is not a terminal (logs keep the log lines)
         )
         if cfg.tensorboard:
+            # tensorboard (the [train] extra) takes seconds to import: only when logging
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(
@@ -466,17 +463,17 @@ class _Monitor:
 
 def train(cfg: TrainConfig, resume: dict[str, Any] | None = None) -> Path:
     """Run (or resume) training in this process; returns the run's folder."""
-    from gsfm.train import distributed
-
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     # Denormal floats (tiny activations/gradients late in training) make CPU math 10-100x
     # slower; flushing them to zero changes nothing measurable in the result.
     torch.set_flush_denormal(True)
     ctx = distributed.setup(cfg.device)
+    finished = False
     try:
         trainer = Trainer(cfg, ctx, resume)
         trainer.run()
+        finished = True
         return trainer.run_dir
     finally:
-        distributed.cleanup(ctx)
+        distributed.cleanup(ctx, finished)  # barrier, then destroy (after a finished run)

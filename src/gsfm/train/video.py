@@ -25,11 +25,13 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
+from gsfm.data import davis, youtube
 from gsfm.data.datasets import DATASETS
 from gsfm.data.masks import read_labels
 from gsfm.data.roots import TrainVideo
 from gsfm.data.video import read_frame
 from gsfm.errors import InputError
+from gsfm.synthetic.clips import make_clip
 from gsfm.train import augment as A
 from gsfm.train.sampling import SampleKey, sample_rng
 from gsfm.train.static import pack_sample
@@ -130,14 +132,12 @@ class ProceduralVideos:
 
 
 class SyntheticVideos(ProceduralVideos):
-    """Plain procedural clips from `gsfm.data.synthetic.make_clip`: 1-3 labelled objects (up
+    """Plain procedural clips from `gsfm.synthetic.clips.make_clip`: 1-3 labelled objects (up
     to 2 become targets, the others stay in the picture), 0-2 unlabelled look-alike
     distractors, sometimes a late entry, crossing paths (occlusion), scale changes and a
     random speed."""
 
     def render(self, rng: np.random.Generator, length: int, ids: list[int]) -> Any:
-        from gsfm.data.synthetic import make_clip
-
         return make_clip(
             rng,
             length,
@@ -235,8 +235,6 @@ def find_videos(
     """DAVIS 2017 train and YouTube-VOS train videos under `root` (either layout, or a folder
     holding them a few levels down, e.g. `gsfm data fixture` output), with repeat counts.
     `yv_subset` keeps only the YouTube-VOS videos it names (the original's filtered list)."""
-    from gsfm.data import davis, youtube
-
     if not root.is_dir():
         raise InputError(f"training data folder {root} not found")
     found: list[tuple[TrainVideo, int]] = []

@@ -6,7 +6,6 @@ async function check(response) {
   try {
     const body = await response.json();
     if (body.error) text = body.error;
-    else if (body.detail) text = JSON.stringify(body.detail);
   } catch (_) { /* not JSON */ }
   throw new Error(text);
 }

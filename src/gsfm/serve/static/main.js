@@ -474,7 +474,8 @@ $("import").addEventListener("change", () => guarded(async () => {
   const file = $("import").files[0];
   $("import").value = "";
   if (!file || !state.session) return;
-  refreshSession(await sendBytes("POST", api(`/annotations/${state.index}/import`), file));
+  const url = api(`/annotations/${state.index}/import?name=${encodeURIComponent(file.name)}`);
+  refreshSession(await sendBytes("POST", url, file));
   if (state.session.objects.length) state.active = state.active || state.session.objects[0].id;
   state.masks.delete(state.index);
   await goTo(state.index);

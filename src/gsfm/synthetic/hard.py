@@ -1,7 +1,7 @@
 """Hard procedural videos: the cases real clips meet first and the plain scenes lack.
 
 On top of `synthetic` (same sprites, drawing and compositing), a hard scene has articulated
-figures, bikes, holed rings, ropes and bending shapes (`synthetic_figures`); paths that leave
+figures, bikes, holed rings, ropes and bending shapes (`synthetic.figures`); paths that leave
 the frame and come back; scale changes of up to 3x within a clip; a camera that pans, zooms
 and rolls, with parallax between the far background, a middle layer of clutter and the
 objects; motion-blur streaks; brightness, colour and lighting drift; look-alike distractors,
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gsfm.data.synthetic import (
+from gsfm.synthetic.clips import (
     Clip,
     _clip,
     _draw,
@@ -31,7 +31,7 @@ from gsfm.data.synthetic import (
     _Sprite,
     _visible_scene,
 )
-from gsfm.data.synthetic_figures import (
+from gsfm.synthetic.figures import (
     Figure,
     Warped,
     maybe_warp,
@@ -39,8 +39,8 @@ from gsfm.data.synthetic_figures import (
     random_silhouette,
     similar_silhouette,
 )
-from gsfm.data.synthetic_shapes import Shape, random_shape
-from gsfm.data.synthetic_textures import (
+from gsfm.synthetic.shapes import Shape, random_shape
+from gsfm.synthetic.textures import (
     TextureSpec,
     random_texture,
     render_texture,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gsfm.data.synthetic import make_clip, make_static_sample
-from gsfm.data.synthetic_shapes import KINDS, contour, random_shape
-from gsfm.data.synthetic_textures import photo, random_texture, render_texture
+from gsfm.synthetic.clips import make_clip, make_static_sample
+from gsfm.synthetic.shapes import KINDS, contour, random_shape
+from gsfm.synthetic.textures import photo, random_texture, render_texture
 
 
 def test_same_seed_gives_identical_clips():

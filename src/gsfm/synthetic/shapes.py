@@ -36,7 +36,7 @@ class Shape:
 
     def outline(self, t: float = 0.0) -> list[tuple[np.ndarray, int]]:
         """Fill operations (polygon, value) at time t: the one contour, painted in (the form
-        that articulated and holed silhouettes share, `synthetic_figures`)."""
+        that articulated and holed silhouettes share, `synthetic.figures`)."""
         return [(contour(self, t), 1)]
 
 

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from gsfm.data import synthetic_hard as H
-from gsfm.data.synthetic import _draw, _Sprite
-from gsfm.data.synthetic_figures import FIGURE_KINDS, Figure, Limb, random_figure
-from gsfm.data.synthetic_hard import flat_colour, make_hard_clip, make_hard_static_sample
-from gsfm.data.synthetic_shapes import Shape
+from gsfm.synthetic import hard as H
+from gsfm.synthetic.clips import _draw, _Sprite
+from gsfm.synthetic.figures import FIGURE_KINDS, Figure, Limb, random_figure
+from gsfm.synthetic.hard import flat_colour, make_hard_clip, make_hard_static_sample
+from gsfm.synthetic.shapes import Shape
 
 KW = dict(distractors=2, occluders=2, motion=1.5)
 

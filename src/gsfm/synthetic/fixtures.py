@@ -13,29 +13,16 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from gsfm.data.dataset_files import write_jpeg, write_lines
 from gsfm.data.datasets import LAYOUTS, dataset_spec
 from gsfm.data.masks import DAVIS_PALETTE, write_binary_png, write_palette_png
-from gsfm.data.synthetic import Clip, make_clip
 from gsfm.data.youtube import FRAME_STEP
+from gsfm.synthetic.clips import Clip, make_clip
 
 log = logging.getLogger(__name__)
 
 CATEGORIES = ("person", "dog", "cat", "horse", "bird", "car", "fish", "turtle", "duck", "ape")
-JPEG_QUALITY = 90
-
-
-def write_jpeg(path: Path, frame: np.ndarray) -> None:
-    """An RGB frame as a JPEG of the datasets' quality, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(path, quality=JPEG_QUALITY)
-
-
-def write_lines(path: Path, lines: list[str]) -> None:
-    """A list file (ImageSets style): one entry per line, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{line}\n" for line in lines))
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:

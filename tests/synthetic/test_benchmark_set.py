@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gsfm.cli import main
-from gsfm.data import benchmark as B
+from gsfm.synthetic import benchmark as B
 
 ARGS = ["--videos", "3", "--frames", "4", "--size", "32x48"]
 

@@ -13,7 +13,7 @@ any training seed:
   and its scene parameters (objects, distractors, speed, sizes) come from that seed alone, so
   `--videos 3` is a prefix of the default 12-video set at the same frames and size.
 
-The hard set (`--kind hard`, `gsfm.data.synthetic_hard`: figures, thin and holed shapes,
+The hard set (`--kind hard`, `gsfm.synthetic.hard`: figures, thin and holed shapes,
 bends, objects leaving the frame, 3x scale changes, a moving camera with parallax, motion
 blur, colour and light drift, same-texture look-alikes, untracked occluders) has a range of its
 own, `HARD_SEEDS` = 10_010_000 .. 10_019_999: hard video i uses seed `HARD_SEED + i`, its
@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gsfm.data.fixtures import write_jpeg, write_lines
+from gsfm.data.dataset_files import write_jpeg, write_lines
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
-from gsfm.data.synthetic import Clip, make_clip
-from gsfm.data.synthetic_hard import make_hard_clip
+from gsfm.synthetic.clips import Clip, make_clip
+from gsfm.synthetic.hard import make_hard_clip
 
 log = logging.getLogger(__name__)
 

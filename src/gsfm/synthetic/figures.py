@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gsfm.data.synthetic_shapes import KINDS, Shape, random_shape, similar_shape
+from gsfm.synthetic.shapes import KINDS, Shape, random_shape, similar_shape
 
 FIGURE_KINDS = ("figure", "bike", "ring", "rope")
 Op = tuple[np.ndarray, int]  # polygon [P, 2] of (x, y) and the value it paints (1 in, 0 out)

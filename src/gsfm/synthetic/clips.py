@@ -6,7 +6,7 @@ along smooth random paths over a photo background that slowly pans and zooms, wi
 changes, rotation, mutual occlusion (fixed z-order; labels belong to the visible object),
 objects entering late, unlabelled look-alike distractors, mild brightness drift, blur and noise.
 Everything is a function of the seed (one numpy Generator), so a clip can be regenerated
-anywhere instead of stored. The hard scenes (`synthetic_hard`: figures, thin and holed shapes,
+anywhere instead of stored. The hard scenes (`synthetic.hard`: figures, thin and holed shapes,
 camera motion with parallax layers, motion blur, occluders) are drawn and composited by the
 same `_draw` and `_render`.
 """
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from gsfm.data.synthetic_shapes import Shape, random_shape, similar_shape
-from gsfm.data.synthetic_textures import (
+from gsfm.synthetic.shapes import Shape, random_shape, similar_shape
+from gsfm.synthetic.textures import (
     TextureSpec,
     random_texture,
     render_texture,
