@@ -57,6 +57,7 @@ def _m(name: str, path: str, old: str, new: str, *tests: str, **kw: bool) -> Mut
 
 
 NET = "src/gsfm/model/network.py"
+FIRST_MASK = "src/gsfm/first_mask.py"
 DATASETS = "src/gsfm/data/datasets.py"
 MUTANTS: list[Mutant] = [
     # ---- issue 19's table
@@ -190,6 +191,30 @@ MUTANTS: list[Mutant] = [
        'if labels.dtype.kind not in "biu":', "if False:", "tests/evaluation/test_eval_cli.py"),
     _m("training_group_destroyed_without_a_barrier", "src/gsfm/train/distributed.py",
        "        if finished:\n            dist.barrier()\n", "", "tests/train/test_teardown.py"),
+    # ---- issue 26: first masks from boxes
+    _m("first_mask_modifies_the_callers_previous_mask", FIRST_MASK,
+       "    if mask.shape == size:\n        return mask.copy()",
+       "    if mask.shape == size:\n        return mask",
+       "tests/test_first_mask.py"),
+    _m("first_mask_background_stroke_does_not_spread", FIRST_MASK,
+       "start &= ~_grow(small, seeds, start, config.grow, config.grow_floor)",
+       "start &= ~seeds",
+       "tests/test_first_mask.py"),
+    _m("first_mask_overlaps_go_to_the_larger_object", FIRST_MASK,
+       "key=lambda m: -int(m[1].sum())", "key=lambda m: int(m[1].sum())",
+       "tests/test_first_mask.py"),
+    _m("first_mask_fills_no_hole", FIRST_MASK,
+       "small = ~edge & (area < config.hole_fraction * kept.sum())", "small = ~edge & (area < 0)",
+       "tests/test_first_mask.py"),
+    _m("simulated_user_clicks_the_smallest_wrong_region", "src/gsfm/bench/first_mask.py",
+       "np.argmax(stats[1:, cv2.CC_STAT_AREA])", "np.argmin(stats[1:, cv2.CC_STAT_AREA])",
+       "tests/test_first_mask.py"),
+    _m("segment_box_ids_in_reverse_order", "src/gsfm/cli/segment.py",
+       "zip(frames, args.boxes, free)", "zip(frames, args.boxes, free[len(args.boxes) - 1 :: -1])",
+       "tests/cli/test_segment_box.py"),
+    _m("serve_strokes_earlier_wins", "src/gsfm/serve/boxes.py",
+       "        other &= ~mark\n", "\n",
+       "tests/serve/test_first_mask_api.py"),
 ]  # fmt: skip
 
 

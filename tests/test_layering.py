@@ -18,7 +18,7 @@ ROOT = Path(gsfm.__file__).parent
 FLOORS: list[set[str]] = [
     {"errors"},
     {"atomic", "outputs", "ownership", "extras", "machine", "arguments", "digest", "background"},
-    {"data"},
+    {"data", "first_mask"},
     {"synthetic", "model", "evaluation"},
     {"inference"},
     {"export"},

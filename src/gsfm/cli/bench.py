@@ -1,5 +1,6 @@
 """`gsfm bench`: speed and memory of the whole pipeline, (`--profile`) a per-stage profile, or
-(`--segment`) `gsfm segment` with its defaults end to end on a 640x480 video.
+(`--segment`) `gsfm segment` with its defaults end to end on a 640x480 video;
+`gsfm bench first-mask`: quality and speed of the first mask from a box (gsfm.first_mask).
 
 Without grid options the pipeline benchmark runs a fixed set of rows that finishes in a few
 minutes on a 2-core CPU (see `gsfm.bench.pipeline.default_configs`); on CUDA it runs the whole
@@ -13,12 +14,15 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.inference.config import PRECISIONS
+
+if TYPE_CHECKING:
+    from gsfm.first_mask import FirstMaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,17 @@ interleaved run by run (A, B, A, B), and counts the pixels where its masks diffe
 Profile (--profile): FLOPs, seconds and GFLOP/s per stage of one frame of the paper network
 (untrained) at 854x480 with 1, 2 and 5 objects in fp32 and bf16, and the pipeline's share of
 a matmul peak measured in the same run at the same precision.
+
+First mask (`gsfm bench first-mask`): a box around each object (its tight box in the ground
+truth), then a simulated user's corrections, each a stroke at the centre of the largest wrong
+region (NoC protocol); mean IoU after the box and after 1, 2, 3, 5 corrections, corrections
+to reach IoU 0.85 / 0.90 (NoC, at most --clicks), ms per box and per correction, and the box
+itself as a mask. Sets: every --every-th frame of the bundled sample clip; frames 0 and 20 of
+the held-out procedural benchmark videos (standard and hard, --videos), rendered at --sizes
+(default 854x480). Torch-free; one process.
 """
+
+FIRST_MASK_SETS = ("sample", "standard", "hard")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -52,6 +66,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="speed and memory benchmark (--profile: FLOPs per stage)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "mode",
+        nargs="?",
+        choices=("pipeline", "first-mask"),
+        default="pipeline",
+        help="pipeline (default): engine speed and memory; first-mask: box-to-mask quality "
+        "and speed",
     )
     p.add_argument("--profile", action="store_true", help="per-stage FLOPs/seconds profile")
     p.add_argument(
@@ -123,10 +145,47 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="pipeline: run rows in this process (faster start; peak memory then mixes rows)",
     )
     p.add_argument(
+        "--sets",
+        help="first-mask: comma list of sample, standard, hard (default: all three)",
+    )
+    p.add_argument(
+        "--videos",
+        type=Number(int, minimum=1),
+        default=12,
+        help="first-mask: procedural videos per set (default: 12, the reported ones)",
+    )
+    p.add_argument(
+        "--from-video",
+        type=Number(int, minimum=0),
+        default=0,
+        help="first-mask: first procedural video (default: 0; settings are chosen on videos "
+        "12-35: --from-video 12 --videos 24)",
+    )
+    p.add_argument(
+        "--every",
+        type=Number(int, minimum=1),
+        default=4,
+        help="first-mask: every N-th frame of the sample clip (default: 4)",
+    )
+    p.add_argument(
+        "--clicks",
+        type=Number(int, minimum=5),
+        default=20,
+        help="first-mask: most corrections per object (the NoC cap; default: 20)",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="NAME=VALUE",
+        help="first-mask: a gsfm.first_mask.FirstMaskConfig field other than its default "
+        "(e.g. grow=0, max_pixels=12000); repeatable",
+    )
+    p.add_argument(
         "--json",
         type=Path,
         metavar="PATH",
-        help="results file (default: bench.json, or bench-profile.json with --profile)",
+        help="results file (default: bench.json, bench-profile.json with --profile, "
+        "bench-first-mask.json for first-mask)",
     )
     p.set_defaults(func=run)
     return p
@@ -214,7 +273,10 @@ def resolve_devices(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the pipeline benchmark or the profile, print its table, write its JSON."""
+    """Run the pipeline benchmark, the profile or the first-mask benchmark, print its table,
+    write its JSON."""
+    if args.mode == "first-mask":
+        return run_first_mask(args)
     import torch
 
     from gsfm.inference.device import check_precision
@@ -368,3 +430,85 @@ def run_segment(args: argparse.Namespace) -> int:
     print(sg.format_rows(rows))
     print(f"results written to {path}")
     return 0
+
+
+def run_first_mask(args: argparse.Namespace) -> int:
+    """The first-mask benchmark (gsfm.bench.first_mask) on the chosen sets."""
+    import os
+    import sys
+
+    import cv2
+    from tqdm import tqdm
+
+    from gsfm.bench import first_mask as fm
+    from gsfm.bench.report import text_table, write_json
+    from gsfm.machine import cpu_model, usable_cores
+
+    sets = parse_list(args.sets, parse_set, "sets") or list(FIRST_MASK_SETS)
+    if set(sets) - {"sample"}:
+        require("train", "gsfm bench first-mask")  # the procedural sets need scikit-image
+    sizes = parse_list(args.sizes, parse_size, "sizes") or [(480, 854)]
+    if len(sizes) != 1:
+        raise InputError("--sizes: first-mask takes one size (the procedural frames' WxH)")
+    config = first_mask_config(args.option or [])
+    summaries = []
+    for name in sets:
+        if name == "sample":
+            instances = fm.sample_instances(args.every)
+        else:
+            instances = fm.procedural_instances(
+                name, args.videos, (0, 20), sizes[0], args.from_video
+            )
+        with tqdm(total=len(instances), desc=name, unit="object", file=sys.stderr) as bar:
+            result = fm.run_set(name, instances, config, args.clicks, lambda *_: bar.update(1))
+        summaries.append(result.summary())
+    machine = (
+        f"{cpu_model()}, {usable_cores()} cores, OpenCV {cv2.__version__} "
+        f"({cv2.getNumThreads()} threads), load average {os.getloadavg()[0]:.1f}"
+    )
+    report = {
+        "machine": machine,
+        "config": vars(config),
+        "protocol": {
+            "box": "tight box of the ground-truth mask",
+            "stroke": "disc (5 px at 480p) at the distance-transform maximum of the largest "
+            "wrong region, kept to the right side of the truth",
+            "max_clicks": args.clicks,
+            "min_object_pixels": fm.MIN_OBJECT_PIXELS,
+        },
+        "sets": summaries,
+    }
+    path = args.json or Path("bench-first-mask.json")
+    write_json(path, report)
+    print(f"gsfm bench first-mask: {machine}")
+    print(f"IoU after the box and after k corrections; NoC capped at {args.clicks}")
+    print(text_table(*fm.table_rows(summaries)))
+    print(f"results written to {path}")
+    return 0
+
+
+def first_mask_config(options: list[str]) -> FirstMaskConfig:
+    """FirstMaskConfig with --option NAME=VALUE fields changed (each value read as its field's
+    type; a bad name or value is an InputError)."""
+    import dataclasses
+
+    from gsfm.first_mask import FirstMaskConfig
+
+    fields = {f.name: f for f in dataclasses.fields(FirstMaskConfig)}
+    changes: dict[str, int | float] = {}
+    for text in options:
+        name, _, value = text.partition("=")
+        if name not in fields:
+            raise InputError(f"--option {text!r}: no such setting; choose from {', '.join(fields)}")
+        kind = int if fields[name].type in (int, "int") else float
+        try:
+            changes[name] = Number(kind, minimum=0)(value)
+        except argparse.ArgumentTypeError as err:
+            raise InputError(f"--option {text!r}: {err}") from None
+    return FirstMaskConfig(**changes)
+
+
+def parse_set(text: str) -> str:
+    if text not in FIRST_MASK_SETS:
+        raise ValueError(f"unknown set {text!r}; choose from {', '.join(FIRST_MASK_SETS)}")
+    return text

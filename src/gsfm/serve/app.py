@@ -41,6 +41,7 @@ from gsfm.inference.config import EngineConfig, memory_cap
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
+from gsfm.serve.boxes import add_routes as add_box_routes
 from gsfm.serve.disk import DiskFullError, decoded_bytes, disk_full, is_disk_full
 from gsfm.serve.export import build_export
 from gsfm.serve.hosts import host_of, is_loopback
@@ -421,6 +422,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             background=BackgroundTask(remove, work),
         )
 
+    add_box_routes(app, store)  # the Box / Add / Remove tools (serve/boxes.py)
     return app
 
 

@@ -23,6 +23,16 @@ export async function sendJSON(method, url, body) {
   return (await check(response)).json();
 }
 
+// POST a JSON body, answer the response's raw bytes (Uint8Array).
+export async function postForBytes(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return new Uint8Array(await (await check(response)).arrayBuffer());
+}
+
 export async function sendBytes(method, url, bytes) {
   const response = await fetch(url, {
     method,
