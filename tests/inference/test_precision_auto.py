@@ -1,5 +1,5 @@
-"""Precision "auto": bf16 for the decoder and value encoder only where the CPU multiplies
-bf16 natively (read from its flags, not assumed), fp32 for the rest and elsewhere."""
+"""Precision "auto": the networks in bf16 only where the CPU multiplies bf16 natively (read
+from its flags, not assumed), fp32 elsewhere; the memory stays fp32."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_native_bf16_needs_the_flag_and_a_cpu():
 def test_stage_precisions():
     bf16 = frozenset({"avx512_bf16"})
     assert stage_precisions("auto", CPU, bf16) == {
-        "encode_key": "fp32",
+        "encode_key": "bf16",
         "decode": "bf16",
         "encode_value": "bf16",
     }
@@ -72,7 +72,7 @@ def _stage_dtypes(engine: InferenceEngine, clip) -> dict[str, set[torch.dtype | 
 
 
 @pytest.mark.parametrize(("flags", "fast"), [(EPYC, torch.bfloat16), (AVX2, None)])
-def test_auto_engine_runs_decoder_and_value_encoder_in_bf16_only_with_native_bf16(
+def test_auto_engine_runs_the_networks_in_bf16_only_with_native_bf16(
     tiny_net, monkeypatch, tmp_path, flags, fast
 ):
     cpuinfo = tmp_path / "cpuinfo"
@@ -80,9 +80,10 @@ def test_auto_engine_runs_decoder_and_value_encoder_in_bf16_only_with_native_bf1
     monkeypatch.setattr(device_module, "cpu_flags", lambda: cpu_flags(cpuinfo))
     engine = InferenceEngine(tiny_net, device="cpu", size=None, precision="auto", mem_every=1)
     seen = _stage_dtypes(engine, make_clip(3, 32, 48))
-    assert seen["encode_key"] == {None}  # the key decides the top-k: always fp32
-    assert seen["decode"] == {fast} and seen["encode_value"] == {fast}
-    assert engine.bank.keys().dtype == torch.float32  # the memory stays fp32
+    assert seen == {"encode_key": {fast}, "decode": {fast}, "encode_value": {fast}}
+    # the memory stays fp32: the read ranks fp32 scores and sums fp32 values
+    assert engine.bank.keys_with_norms().dtype == torch.float32
+    assert engine.bank.values_by_position().dtype == torch.float32
 
 
 def test_segment_and_serve_default_to_auto_the_dataset_runs_to_fp32():

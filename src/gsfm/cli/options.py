@@ -26,16 +26,16 @@ if TYPE_CHECKING:
 
 # `add_engine_options(p, names, **INTERACTIVE)`: the defaults of the verbs that segment a
 # user's video (segment, serve): --max-memory-frames whose default (None) is the automatic cap
-# of long runs (`inference.config.memory_cap`), and --precision auto (bf16 for the decoder and
-# value encoder on a CPU with native bf16, `inference.device.stage_precisions`). The dataset
-# runs (infer) keep the paper's settings.
+# of long runs (`inference.config.memory_cap`), and --precision auto (the networks in bf16 on
+# a CPU with native bf16, `inference.device.stage_precisions`). The dataset runs (infer) keep
+# the paper's settings.
 INTERACTIVE: dict[str, dict[str, Any]] = {
     "defaults": {"max_memory_frames": None, "precision": "auto"},
     "helps": {
         "max_memory_frames": "cap the memory at N frames; 0 = unbounded (default: unbounded, "
         f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)",
-        "precision": "auto = bf16 for the decoder and value encoder on a CPU with native bf16 "
-        "(AVX-512-BF16 or AMX), fp32 for the rest and elsewhere (default: auto)",
+        "precision": "auto = the networks in bf16 on a CPU with native bf16 (AVX-512-BF16 or "
+        "AMX), fp32 elsewhere; the memory read is fp32 always (default: auto)",
     },
 }
 

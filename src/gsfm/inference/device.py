@@ -19,11 +19,13 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # /proc/cpuinfo flags of a CPU that multiplies bf16 natively (AVX-512-BF16 dot products, AMX
 # tiles). Without them oneDNN emulates bf16, which was ~15x slower than fp32 on an AVX2 EPYC.
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-# The engine's stages that run in bf16 under "auto": the convolutions of the decoder and the
-# value encoder, 1.7-2x faster in bf16 on an AVX-512-BF16 EPYC, while the key encoder
-# (the key decides the top-k) and the memory read were slower in bf16 there and stay fp32.
-AUTO_BF16_STAGES = ("decode", "encode_value")
+# The engine's stages that run in bf16 under "auto": the three networks' convolutions, 1.6-2x
+# faster in bf16 on an AVX-512-BF16 EPYC at 640x480 (key encoder 82 -> 42 ms, decoder 121 ->
+# 77 ms, value encoder 105 -> 60 ms, one thread). What is not a convolution stays fp32: the
+# spectral modules' FFTs, the memory (keys and values are stored in fp32) and the memory read
+# (affinity, top-k, readout), so the top-k ranks fp32 scores of the bf16-computed keys.
 NETWORK_STAGES = ("encode_key", "decode", "encode_value")
+AUTO_BF16_STAGES = NETWORK_STAGES
 
 
 def mps_available() -> bool:
