@@ -32,7 +32,8 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels; x1 and y1 exclusive
 
 @dataclass(frozen=True)
 class FirstMaskConfig:
-    """How `from_box` works; the defaults were chosen on the benchmark (docs/RESULTS.md)."""
+    """How `from_box` works; the defaults were chosen on the benchmark's validation videos
+    (docs/RESULTS.md, "First mask from a box")."""
 
     margin: float = 0.1  # margin around the box, as a fraction of its longer side ...
     min_margin: int = 8  # ... and at least this many pixels
@@ -43,8 +44,9 @@ class FirstMaskConfig:
     keep_fraction: float = 0.2  # other parts kept when at least this fraction of the largest
     refine_radius: float = 2.0  # guided filter radius, in pixels of the shrunk crop
     refine_eps: float = 1e-3  # guided filter regularisation (grey levels in 0..1)
-    grow: float = 4.0  # new strokes spread over connected pixels of their colour (Mahalanobis²)
+    grow: float = 8.0  # new strokes spread over connected pixels of their colour (Mahalanobis²)
     grow_floor: float = 8.0  # ... with their colour spread taken as at least this (grey levels)
+    max_spread: float = 1.0  # ... unless that is over this fraction of the previous mask
     reach: float = 0.3  # a correction changes pixels this near its strokes (x the box's side)
 
 
@@ -153,12 +155,18 @@ def _segment(
         if config.grow > 0:
             inside = np.zeros(shape, bool)
             inside[y0:y1, x0:x1] = True
+            most = config.max_spread * before.sum()  # a spread over this is a leak: none
+            reach = config.reach * max(x1 - x0, y1 - y0)
             if bg is not None:
                 seeds = _shrink_mask(bg & prev, shape)
-                start &= ~_grow(small, seeds, start, config.grow, config.grow_floor)
+                other = start & (_distance_to(seeds) > reach)
+                spread = _grow(small, seeds, start, other, config)
+                start &= ~(spread if spread.sum() <= most else seeds)
             if fg is not None:
                 seeds = _shrink_mask(fg & ~prev, shape)
-                start |= _grow(small, seeds, ~start & inside, config.grow, config.grow_floor)
+                other = ~start & (_distance_to(seeds) > reach)
+                spread = _grow(small, seeds, ~start & inside, other, config)
+                start |= spread if spread.sum() <= most else seeds
         grown = start != before
         start = start[y0:y1, x0:x1]
         labels[y0:y1, x0:x1] = np.where(start, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
@@ -177,24 +185,55 @@ def _segment(
 
 
 def _grow(
-    image: np.ndarray, seeds: np.ndarray, allowed: np.ndarray, limit: float, floor: float
+    image: np.ndarray,
+    seeds: np.ndarray,
+    allowed: np.ndarray,
+    other: np.ndarray,
+    config: FirstMaskConfig,
 ) -> np.ndarray:
-    """The pixels of `allowed` connected to the seeds through colours like the seeds' (a
-    squared Mahalanobis distance under `limit` from the seeds' mean colour; the seeds' colour
-    spread is taken as at least `floor` grey levels, so that a flat stroke still spreads)."""
+    """The pixels of `allowed` connected to the seeds through colours like the seeds' and
+    unlike `other`'s (what the stroke is not: the rest of the object for a background stroke,
+    the rest of the background for a foreground one). Like: squared Mahalanobis distance to
+    the seeds' colours under `grow` (their spread taken as at least `grow_floor` grey levels);
+    unlike: nearer to the seeds' colours than to any of five colour clusters of `other`."""
     if not seeds.any():
         return seeds
     pixels = image.reshape(-1, 3).astype(np.float32)
-    chosen = pixels[seeds.reshape(-1)]
-    mean = chosen.mean(0)
-    cov = np.cov(chosen.T) if len(chosen) > 3 else np.zeros((3, 3))
-    cov = cov + floor**2 * np.eye(3)
-    diff = pixels - mean
-    d = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov).astype(np.float32), diff)
-    near = (d.reshape(seeds.shape) < limit) & allowed | seeds
+    to_stroke = _distance(pixels, pixels[seeds.reshape(-1)], config.grow_floor)
+    near = to_stroke < config.grow
+    rest = pixels[other.reshape(-1)]
+    if len(rest) >= COLOUR_CLUSTERS:
+        cv2.setRNGSeed(0)
+        criteria = (cv2.TERM_CRITERIA_MAX_ITER + cv2.TERM_CRITERIA_EPS, 10, 1.0)
+        _, assign, _ = cv2.kmeans(rest, COLOUR_CLUSTERS, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+        for c in range(COLOUR_CLUSTERS):
+            cluster = rest[assign.ravel() == c]
+            if len(cluster):
+                near &= to_stroke < _distance(pixels, cluster, config.grow_floor)
+    near = near.reshape(seeds.shape) & allowed | seeds
     _, parts = cv2.connectedComponents(near.astype(np.uint8), connectivity=8)
     hit = np.unique(parts[seeds])
     return np.isin(parts, hit[hit > 0])
+
+
+COLOUR_CLUSTERS = 5
+
+
+def _distance(pixels: np.ndarray, sample: np.ndarray, floor: float) -> np.ndarray:
+    """Squared Mahalanobis distance of each pixel to the sample's colours (a Gaussian whose
+    spread is at least `floor` grey levels)."""
+    mean = sample.mean(0)
+    cov = np.cov(sample.T) if len(sample) > 3 else np.zeros((3, 3))
+    inverse = np.linalg.inv(cov + floor**2 * np.eye(3)).astype(np.float32)
+    diff = pixels - mean
+    return np.einsum("ij,jk,ik->i", diff, inverse, diff)
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest pixel of `mask`."""
+    if not mask.any():
+        return np.full(mask.shape, np.inf, np.float32)
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
 
 
 def _disagreeing(prev: np.ndarray, fg: np.ndarray | None, bg: np.ndarray | None) -> np.ndarray:
