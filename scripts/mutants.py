@@ -36,6 +36,8 @@ ACCURACY = "tests/inference/test_accuracy.py"
 LOSS = "tests/train/test_loss_formulas.py"
 PLUMBING = "tests/cli/test_plumbing.py"
 SERVE_MISUSE = "tests/serve/test_misuse.py"
+READOUT = "tests/model/test_readout.py"
+PRECISION_AUTO = "tests/inference/test_precision_auto.py"
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ MUTANTS: list[Mutant] = [
         (GOLDEN, ACCURACY), issue_table=True,
     ),
     _m("engine_ignores_top_k", "src/gsfm/inference/engine.py",
-       "values[:, :, start:stop], self.config.top_k, valid",
-       "values[:, :, start:stop], None, valid",
+       "cohorts, self.config.top_k, self._workspace",
+       "cohorts, None, self._workspace",
        GOLDEN, issue_table=True),
     _m("soft_aggregation_returns_log_p", "src/gsfm/model/aggregate.py",
        "return torch.log(p / (1 - p))", "return torch.log(p)",
@@ -123,9 +125,29 @@ MUTANTS: list[Mutant] = [
        "return x + out.to(x.dtype)", "return out.to(x.dtype)", GOLDEN),
     _m("training_affinity_sign", NET, "(2 * ab - a_sq)", "(2 * ab + a_sq)", GOLDEN),
     _m("engine_affinity_sign", "src/gsfm/model/readout.py",
-       ".mul_(2).sub_(a_sq)", ".mul_(2).add_(a_sq)", GOLDEN),
+       "qk.new_full((*qk.shape[:2], 1), -1.0)", "qk.new_full((*qk.shape[:2], 1), 1.0)", GOLDEN),
     _m("engine_affinity_unscaled", "src/gsfm/model/readout.py",
-       ".div_(math.sqrt(ck))", ".div_(1.0)", GOLDEN),
+       "temperature = math.sqrt(mk.shape[1] - 1)", "temperature = 1.0", READOUT),
+    # ---- issue 28 (speed): the exact shortcuts and the per-stage precision
+    _m("block_top_k_contiguous_blocks", "src/gsfm/model/readout.py",
+       "candidates = (chosen.unsqueeze(-1) + offsets).flatten(-2)",
+       "candidates = (chosen.unsqueeze(-1) * c + offsets // blocks).flatten(-2)", READOUT),
+    _m("block_top_k_drops_the_tail", "src/gsfm/model/readout.py",
+       "    if m > blocks * c:\n", "    if False:\n", READOUT),
+    _m("memory_keys_without_norms", "src/gsfm/inference/memory.py",
+       "self._keys[:, -1, slot] = squared_norms(key)", "self._keys[:, -1, slot] = 0.0",
+       "tests/inference/test_exact_mode.py"),
+    _m("labels_last_channel_on_ties", "src/gsfm/inference/engine.py",
+       "better = prob[channel] > best", "better = prob[channel] >= best", PRECISION_AUTO),
+    _m("auto_keeps_the_memory_in_bf16", "src/gsfm/inference/engine.py",
+       "features.key.float(), values.float(), t", "features.key, values, t", PRECISION_AUTO),
+    _m("auto_assumes_native_bf16", "src/gsfm/inference/device.py",
+       "return bool((cpu_flags() if flags is None else flags) & BF16_CPU_FLAGS)",
+       "return True", PRECISION_AUTO),
+    _m("write_behind_loses_errors", "src/gsfm/background.py",
+       "            self._pending.popleft().result()\n        self._pending.append",
+       "            self._pending.popleft()\n        self._pending.append",
+       "tests/test_background.py"),
     _m("soft_aggregation_background_as_one_minus_sum", "src/gsfm/model/aggregate.py",
        "torch.prod(1 - prob, dim=1, keepdim=True)", "1 - prob.sum(dim=1, keepdim=True)",
        GOLDEN),

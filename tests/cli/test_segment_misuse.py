@@ -167,10 +167,12 @@ def test_size_whose_memory_does_not_fit_is_refused(
     tmp_path, small, capsys, no_network, monkeypatch
 ):
     frames, mask = small
-    monkeypatch.setattr(budget, "free_bytes", lambda device: 2**30)
+    # 4096x6144 network input: 98,304 key positions; 25 MiB of keys (with their norms) and a
+    # 32 MiB block of affinity
+    monkeypatch.setattr(budget, "free_bytes", lambda device: 2**25)
     out = tmp_path / "out"
     base = [str(frames), "--mask", str(mask), "--out", str(out), "--device", "cpu"]
-    _refused(capsys, [*base, "--size", "4096"], "--size 4096 would need at least", "1.0 GiB free")
+    _refused(capsys, [*base, "--size", "4096"], "would need at least 56 MiB", "32 MiB free")
     assert not out.exists() and not lock_path(out).exists()
 
 

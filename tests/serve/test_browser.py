@@ -254,7 +254,9 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     assert np.array_equal(read_mask(first).labels, drawn)
     again = tmp_path / "segment"
     argv = ["segment", str(sample / "clip.mp4"), "--mask", str(first), "--out", str(again)]
-    assert main([*argv, "--size", str(SIZE), "--weights", "gsfm-tiny", "--device", "cpu"]) == 0
+    # the app above runs EngineConfig's fp32; segment's own default is --precision auto
+    settings = ["--size", str(SIZE), "--precision", "fp32"]
+    assert main([*argv, *settings, "--weights", "gsfm-tiny", "--device", "cpu"]) == 0
     names = sorted(p.name for p in (out / "masks").iterdir())
     assert names == sorted(p.name for p in again.iterdir()) and len(names) == 48
     for name in names:

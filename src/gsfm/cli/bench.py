@@ -1,4 +1,5 @@
-"""`gsfm bench`: speed and memory of the whole pipeline, or (`--profile`) a per-stage profile;
+"""`gsfm bench`: speed and memory of the whole pipeline, (`--profile`) a per-stage profile, or
+(`--segment`) `gsfm segment` with its defaults end to end on a 640x480 video;
 `gsfm bench first-mask`: quality and speed of the first mask from a box (gsfm.first_mask).
 
 Without grid options the pipeline benchmark runs a fixed set of rows that finishes in a few
@@ -36,6 +37,12 @@ frames; gsfm-tiny at 224x128 for 50 frames, and for 200 and 1000 frames with and
 20-frame memory cap. On CUDA, and with --full, every combination of variants {gsfm,
 gsfm-tiny}, sizes {854x480, 224x128}, frames {50, 200, 1000} and cap {none, 20}.
 
+Segment (--segment): the whole `gsfm segment` command with its defaults, in a fresh process,
+on a procedural 640x480 H.264 clip of 109 frames with one object (--frames and --sizes
+change it): wall and CPU time (user + sys), frames/s, and the J&F of its masks against the
+clip's ground truth; --compare GSFM times another installation's gsfm on the same clip,
+interleaved run by run (A, B, A, B), and counts the pixels where its masks differ.
+
 Profile (--profile): FLOPs, seconds and GFLOP/s per stage of one frame of the paper network
 (untrained) at 854x480 with 1, 2 and 5 objects in fp32 and bf16, and the pipeline's share of
 a matmul peak measured in the same run at the same precision.
@@ -69,6 +76,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "and speed",
     )
     p.add_argument("--profile", action="store_true", help="per-stage FLOPs/seconds profile")
+    p.add_argument(
+        "--segment", action="store_true", help="gsfm segment end to end on a 640x480 video"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="GSFM",
+        help="segment: another gsfm executable to time on the same clip, interleaved",
+    )
     p.add_argument("--full", action="store_true", help="pipeline: run the whole grid")
     p.add_argument(
         "--variants", help="comma list of gsfm, gsfm-tiny (profile default: gsfm; pipeline: both)"
@@ -78,7 +93,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma list of WxH or names 480p (854x480), small (224x128) "
         "(profile default: 480p; pipeline: both)",
     )
-    p.add_argument("--frames", help="pipeline: comma list of clip lengths (grid: 50,200,1000)")
+    p.add_argument(
+        "--frames",
+        help="pipeline: comma list of clip lengths (grid: 50,200,1000); segment: (default 109)",
+    )
     p.add_argument(
         "--objects", help="comma list of object counts (pipeline default: 2; profile: 1,2,5)"
     )
@@ -107,8 +125,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--repeats",
         type=Number(int, minimum=1),
-        default=1,
-        help="profile: timed runs per stage (default: 1)",
+        help="profile: timed runs per stage (default: 1); segment: runs per command (default: 3)",
     )
     p.add_argument(
         "--memory-frames",
@@ -266,6 +283,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.compare is not None and not args.segment:
+        raise InputError("--compare goes with --segment")
+    if args.segment:
+        if args.profile:
+            raise InputError("--segment and --profile are two different benchmarks; pick one")
+        return run_segment(args)
     devices = resolve_devices(args.device)
     variants = parse_list(args.variants, parse_variant, "variants")
     sizes = parse_list(args.sizes, parse_size, "sizes")
@@ -364,13 +387,47 @@ def run_profile(
         objects or [1, 2, 5],
         precisions or ["fp32", "bf16"],
         memory_frames=args.memory_frames,
-        repeats=args.repeats,
+        repeats=args.repeats or 1,
         peak_seconds=args.peak_seconds,
     )
     path = args.json or Path("bench-profile.json")
     write_json(path, report.to_dict())
     print("gsfm bench --profile")
     print(format_profile(report))
+    print(f"results written to {path}")
+    return 0
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    """`gsfm segment` end to end (and `--compare`'s), print the table, write the JSON."""
+    import shutil
+
+    require("train", "gsfm bench --segment")  # its clip comes from the procedural generator
+    from gsfm.bench import segment as sg
+    from gsfm.bench.machine import describe_machine, machine_line
+    from gsfm.bench.report import write_json
+
+    frames = parse_list(args.frames, positive_int, "frames") or list(sg.DEFAULT_FRAMES)
+    sizes = parse_list(args.sizes, parse_size, "sizes") or [sg.DEFAULT_SIZE]
+    commands: list[tuple[str, list[str]]] = [("this", sg.own_command())]
+    if args.compare is not None:
+        found = shutil.which(args.compare)
+        if found is None:
+            raise InputError(f"--compare {args.compare}: no such executable")
+        commands.append((args.compare, [found]))
+    rows = []
+    for size in sizes:
+        rows += sg.run_segment_bench(
+            commands, frames, size, args.repeats or sg.DEFAULT_REPEATS, args.threads
+        )
+    machine = describe_machine()
+    if args.threads is not None:
+        machine["torch_threads"] = args.threads
+    path = args.json or Path("bench-segment.json")
+    write_json(path, {"machine": machine, "rows": [r.to_dict() for r in rows]})
+    print(f"gsfm bench --segment: {machine_line(machine)}")
+    print("wall and CPU (user + sys): medians of the runs; same px: pixels equal to 'this'")
+    print(sg.format_rows(rows))
     print(f"results written to {path}")
     return 0
 

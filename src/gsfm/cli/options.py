@@ -24,13 +24,18 @@ if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
 
 
-# `add_engine_options(p, names, **AUTO_CAP)`: --max-memory-frames whose default (None) is the
-# automatic cap of long runs (`inference.config.memory_cap`), for segment and serve.
-AUTO_CAP: dict[str, dict[str, Any]] = {
-    "defaults": {"max_memory_frames": None},
+# `add_engine_options(p, names, **INTERACTIVE)`: the defaults of the verbs that segment a
+# user's video (segment, serve): --max-memory-frames whose default (None) is the automatic cap
+# of long runs (`inference.config.memory_cap`), and --precision auto (the networks in bf16 on
+# a CPU with native bf16, `inference.device.stage_precisions`). The dataset runs (infer) keep
+# the paper's settings.
+INTERACTIVE: dict[str, dict[str, Any]] = {
+    "defaults": {"max_memory_frames": None, "precision": "auto"},
     "helps": {
         "max_memory_frames": "cap the memory at N frames; 0 = unbounded (default: unbounded, "
-        f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)"
+        f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)",
+        "precision": "auto = the networks in bf16 on a CPU with native bf16 (AVX-512-BF16 or "
+        "AMX), fp32 elsewhere; the memory read is fp32 always (default: auto)",
     },
 }
 

@@ -24,8 +24,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
+from gsfm.background import WriteBehind
 from gsfm.cli.options import (
-    AUTO_CAP,
+    INTERACTIVE,
     add_backend_options,
     add_device_option,
     add_engine_options,
@@ -110,7 +111,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(
         p,
         ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
-        **AUTO_CAP,
+        **INTERACTIVE,
     )
     add_backend_options(p)
     p.add_argument(
@@ -417,9 +418,11 @@ def segment_into(
     """Segment every frame into `staging` (PNGs named after the frames); returns seconds.
 
     The overlay video is written by `VideoWriter` under a temporary name and renamed only
-    when the `with` block ends cleanly.
+    when the `with` block ends cleanly. PNGs and overlay frames are written on a background
+    thread (`WriteBehind`) while the network runs on the next frames.
     """
     given = {m.frame: m.labels for m in masks}
+    names = list(source.names)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         writer = None
@@ -428,13 +431,17 @@ def segment_into(
         bar = stack.enter_context(
             tqdm(total=len(source), unit="frame", desc="segment", file=sys.stderr, leave=False)
         )
-        names = list(source.names)
-        for out in track(predictor, (frame for _, frame in source), given):
+        behind = stack.enter_context(WriteBehind())
+
+        def write(index: int, labels: np.ndarray, frame: np.ndarray) -> None:
             try:
-                write_palette_png(staging / f"{names[out.index]}.png", out.labels, palette)
+                write_palette_png(staging / f"{names[index]}.png", labels, palette)
             except OSError as err:
                 raise OutputError(f"cannot write masks: {err.strerror or err}") from None
             if writer is not None:
-                writer.write(overlay(out.frame, out.labels, palette))
+                writer.write(overlay(frame, labels, palette))
+
+        for out in track(predictor, (frame for _, frame in source), given):
+            behind.submit(write, out.index, out.labels, out.frame)
             bar.update(1)
     return time.perf_counter() - start

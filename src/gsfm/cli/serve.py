@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from gsfm.arguments import Number
-from gsfm.cli.options import AUTO_CAP, add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import INTERACTIVE, add_device_option, add_engine_options, engine_config
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.serve.hosts import is_loopback
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_engine_options(
         p,
         ("precision", "size", "max_memory_frames", "top_k", "mem_every"),
-        **AUTO_CAP,
+        **INTERACTIVE,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument(
