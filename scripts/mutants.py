@@ -35,6 +35,9 @@ GOLDEN = "tests/model/test_golden.py"
 ACCURACY = "tests/inference/test_accuracy.py"
 LOSS = "tests/train/test_loss_formulas.py"
 PLUMBING = "tests/cli/test_plumbing.py"
+SERVE_MISUSE = "tests/serve/test_misuse.py"
+READOUT = "tests/model/test_readout.py"
+PRECISION_AUTO = "tests/inference/test_precision_auto.py"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def _m(name: str, path: str, old: str, new: str, *tests: str, **kw: bool) -> Mut
 
 
 NET = "src/gsfm/model/network.py"
+FIRST_MASK = "src/gsfm/first_mask.py"
 DATASETS = "src/gsfm/data/datasets.py"
 MUTANTS: list[Mutant] = [
     # ---- issue 19's table
@@ -68,8 +72,8 @@ MUTANTS: list[Mutant] = [
         (GOLDEN, ACCURACY), issue_table=True,
     ),
     _m("engine_ignores_top_k", "src/gsfm/inference/engine.py",
-       "values[:, :, start:stop], self.config.top_k, valid",
-       "values[:, :, start:stop], None, valid",
+       "cohorts, self.config.top_k, self._workspace",
+       "cohorts, None, self._workspace",
        GOLDEN, issue_table=True),
     _m("soft_aggregation_returns_log_p", "src/gsfm/model/aggregate.py",
        "return torch.log(p / (1 - p))", "return torch.log(p)",
@@ -97,6 +101,20 @@ MUTANTS: list[Mutant] = [
     _m("serve_ignores_memory_cap", "src/gsfm/serve/app.py",
        "engine = config.engine.with_options(**run_settings(config, frames))",
        "engine = config.engine", "tests/serve/test_api.py"),
+    _m("serve_exports_share_a_work_folder", "src/gsfm/serve/app.py",
+       'work = Path(tempfile.mkdtemp(prefix=".export-", dir=session.folder))',
+       'work = session.folder / ".export"\n        work.mkdir(exist_ok=True)', SERVE_MISUSE),
+    _m("serve_answers_127_0_0_1_only", "src/gsfm/serve/hosts.py",
+       "return ipaddress.ip_address(host).is_loopback", 'return host == "127.0.0.1"',
+       SERVE_MISUSE),
+    _m("serve_disk_check_forgets_running_decodes", "src/gsfm/serve/sessions.py",
+       "check_room(self.base, need, limit, sum(self.reserved.values()), what)",
+       "check_room(self.base, need, limit, 0, what)", SERVE_MISUSE),
+    _m("serve_works_on_a_failed_decode", "src/gsfm/serve/sessions.py",
+       'if job.kind == "decode" and job.state in ("failed", "cancelled"):', "if False:",
+       SERVE_MISUSE),
+    _m("serve_lzma_error_is_a_500", "src/gsfm/serve/media.py",
+       "zlib.error,\n        lzma.LZMAError,", "zlib.error,", SERVE_MISUSE),
     # ---- issue 27: long videos
     _m("long_term_keeps_least_used", "src/gsfm/inference/longterm.py",
        "chosen = torch.topk(score, k=count * hw).indices",
@@ -118,9 +136,29 @@ MUTANTS: list[Mutant] = [
        "return x + out.to(x.dtype)", "return out.to(x.dtype)", GOLDEN),
     _m("training_affinity_sign", NET, "(2 * ab - a_sq)", "(2 * ab + a_sq)", GOLDEN),
     _m("engine_affinity_sign", "src/gsfm/model/readout.py",
-       ".mul_(2).sub_(a_sq)", ".mul_(2).add_(a_sq)", GOLDEN),
+       "qk.new_full((*qk.shape[:2], 1), -1.0)", "qk.new_full((*qk.shape[:2], 1), 1.0)", GOLDEN),
     _m("engine_affinity_unscaled", "src/gsfm/model/readout.py",
-       ".div_(math.sqrt(ck))", ".div_(1.0)", GOLDEN),
+       "temperature = math.sqrt(mk.shape[1] - 1)", "temperature = 1.0", READOUT),
+    # ---- issue 28 (speed): the exact shortcuts and the per-stage precision
+    _m("block_top_k_contiguous_blocks", "src/gsfm/model/readout.py",
+       "candidates = (chosen.unsqueeze(-1) + offsets).flatten(-2)",
+       "candidates = (chosen.unsqueeze(-1) * c + offsets // blocks).flatten(-2)", READOUT),
+    _m("block_top_k_drops_the_tail", "src/gsfm/model/readout.py",
+       "    if m > blocks * c:\n", "    if False:\n", READOUT),
+    _m("memory_keys_without_norms", "src/gsfm/inference/memory.py",
+       "self._keys[:, -1, slot] = squared_norms(key)", "self._keys[:, -1, slot] = 0.0",
+       "tests/inference/test_exact_mode.py"),
+    _m("labels_last_channel_on_ties", "src/gsfm/inference/engine.py",
+       "better = prob[channel] > best", "better = prob[channel] >= best", PRECISION_AUTO),
+    _m("auto_keeps_the_memory_in_bf16", "src/gsfm/inference/engine.py",
+       "features.key.float(), values.float(), t", "features.key, values, t", PRECISION_AUTO),
+    _m("auto_assumes_native_bf16", "src/gsfm/inference/device.py",
+       "return bool((cpu_flags() if flags is None else flags) & BF16_CPU_FLAGS)",
+       "return True", PRECISION_AUTO),
+    _m("write_behind_loses_errors", "src/gsfm/background.py",
+       "            self._pending.popleft().result()\n        self._pending.append",
+       "            self._pending.popleft()\n        self._pending.append",
+       "tests/test_background.py"),
     _m("soft_aggregation_background_as_one_minus_sum", "src/gsfm/model/aggregate.py",
        "torch.prod(1 - prob, dim=1, keepdim=True)", "1 - prob.sum(dim=1, keepdim=True)",
        GOLDEN),
@@ -144,6 +182,51 @@ MUTANTS: list[Mutant] = [
        "(iteration * self.world_size + self.rank) * self.batch_size",
        "(iteration + self.rank) * self.batch_size",
        "tests/train/test_ddp_equivalence.py", slow=True),
+    # ---- issue 25 (reliability II): bugs no test caught
+    _m("video_frame_count_from_the_header", "src/gsfm/data/video.py",
+       "self.count = self._count(announced)", "self.count = announced or self._count(announced)",
+       "tests/data/test_video.py"),
+    _m("number_accepts_nan", "src/gsfm/arguments.py",
+       "if not math.isfinite(value):", "if False:", "tests/cli/test_numbers.py"),
+    _m("segment_outputs_may_overlap", "src/gsfm/cli/segment.py",
+       "    check_distinct(outputs)\n", "", "tests/cli/test_segment_misuse.py"),
+    _m("infer_out_among_the_video_folders", "src/gsfm/cli/infer.py",
+       "folders.add(p.parent.parent)", "pass", "tests/cli/test_infer_generic.py"),
+    _m("resume_ignores_the_weights_content", "src/gsfm/cli/infer.py",
+       '"weights_sha256": weights_digest(args),', '"weights_sha256": None,',
+       "tests/cli/test_infer_misuse.py"),
+    _m("onnx_graph_file_outside_the_folder", "src/gsfm/export/manifest.py",
+       "(inside / file).resolve().parent != inside", "False", "tests/export/test_manifest.py"),
+    _m("evaluate_reads_float_pixels_as_ids", "src/gsfm/data/masks.py",
+       'if labels.dtype.kind not in "biu":', "if False:", "tests/evaluation/test_eval_cli.py"),
+    _m("training_group_destroyed_without_a_barrier", "src/gsfm/train/distributed.py",
+       "        if finished:\n            dist.barrier()\n", "", "tests/train/test_teardown.py"),
+    # ---- issue 26: first masks from boxes
+    _m("first_mask_modifies_the_callers_previous_mask", FIRST_MASK,
+       "    if mask.shape == size:\n        return mask.copy()",
+       "    if mask.shape == size:\n        return mask",
+       "tests/test_first_mask.py"),
+    _m("first_mask_background_stroke_does_not_spread", FIRST_MASK,
+       "start &= ~(spread if spread.sum() <= most else seeds)", "start &= ~seeds",
+       "tests/test_first_mask.py"),
+    _m("first_mask_spread_without_the_colour_test", FIRST_MASK,
+       "near &= to_stroke < _distance(pixels, cluster, config.grow_floor)", "pass",
+       "tests/test_first_mask.py"),
+    _m("first_mask_overlaps_go_to_the_larger_object", FIRST_MASK,
+       "key=lambda m: -int(m[1].sum())", "key=lambda m: int(m[1].sum())",
+       "tests/test_first_mask.py"),
+    _m("first_mask_fills_no_hole", FIRST_MASK,
+       "small = ~edge & (area < config.hole_fraction * kept.sum())", "small = ~edge & (area < 0)",
+       "tests/test_first_mask.py"),
+    _m("simulated_user_clicks_the_smallest_wrong_region", "src/gsfm/bench/first_mask.py",
+       "np.argmax(stats[1:, cv2.CC_STAT_AREA])", "np.argmin(stats[1:, cv2.CC_STAT_AREA])",
+       "tests/test_first_mask.py"),
+    _m("segment_box_ids_in_reverse_order", "src/gsfm/cli/segment.py",
+       "zip(frames, args.boxes, free)", "zip(frames, args.boxes, free[len(args.boxes) - 1 :: -1])",
+       "tests/cli/test_segment_box.py"),
+    _m("serve_strokes_earlier_wins", "src/gsfm/serve/boxes.py",
+       "        other &= ~mark\n", "\n",
+       "tests/serve/test_first_mask_api.py"),
 ]  # fmt: skip
 
 

@@ -17,8 +17,8 @@ ROOT = Path(gsfm.__file__).parent
 # Lowest first; a room may import its own modules and any room on a lower floor.
 FLOORS: list[set[str]] = [
     {"errors"},
-    {"atomic", "outputs", "ownership", "extras", "machine"},
-    {"data"},
+    {"atomic", "outputs", "ownership", "extras", "machine", "arguments", "digest", "background"},
+    {"data", "first_mask"},
     {"synthetic", "model", "evaluation"},
     {"inference"},
     {"export"},

@@ -1,6 +1,6 @@
 """`python -m gsfm.infer ...` = `gsfm infer ...`: the entry point torchrun runs.
 
-    torchrun --nproc_per_node=4 -m gsfm.infer --dataset youtube2019 --out results/ytvos
+    gsfm-torchrun --nproc_per_node=4 -m gsfm.infer --dataset youtube2019 --out results/ytvos
 
 splits the videos between the processes (gsfm.inference.shard); without torchrun it is
 `gsfm infer`.

@@ -50,6 +50,25 @@ def check_apart(
                 )
 
 
+def check_distinct(outputs: Iterable[tuple[str, Path | None]]) -> None:
+    """No output is, or is inside, another output of the same run (`--overlay` = `--out`,
+    an overlay in the folder of masks, masks under the overlay's name): each would be
+    claimed, created or replaced under the other. Symlinks are followed."""
+    given = [(name, path, _resolved(path)) for name, path in outputs if path is not None]
+    for name, path, real in given:
+        for other, other_path, other_real in given:
+            if other == name:
+                continue
+            if real == other_real:
+                raise OutputError(
+                    f"{name} {path} and {other} {other_path} are the same path; give each its own"
+                )
+            if _within(real, other_real):
+                raise OutputError(
+                    f"{name} {path} is inside {other} {other_path}; write it beside {other} instead"
+                )
+
+
 def _first_existing(path: Path) -> Path:
     """The nearest ancestor of `path` (or `path` itself) that exists."""
     path = Path(os.path.abspath(path))

@@ -79,7 +79,15 @@ def test_settings():
 
 def test_measure_row_in_process():
     row = measure_long(
-        LongConfig("long-term 8", setting_options("long-term", 8), (1,), 150, 48, 96, threads=1)
+        LongConfig(
+            "long-term 8",
+            setting_options("long-term", 8),
+            videos=(1,),
+            length=150,
+            height=48,
+            width=96,
+            threads=1,
+        )
     )
     assert row["error"] is None and row["frames"] == 150 and row["objects"] == 2
     assert row["memory_frames"] <= 8 and row["fps"] > 0
@@ -88,7 +96,7 @@ def test_measure_row_in_process():
 
 def test_cli(tmp_path, capsys):
     path = tmp_path / "long.json"
-    args = ["bench", "--long", *SMALL, "--videos", "0", "--memory", "fifo", "--budget", "6"]
+    args = ["bench", "--long", *SMALL, "--long-videos", "0", "--memory", "fifo", "--budget", "6"]
     assert main([*args, "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "fifo 6" in out and "absent empty" in out
@@ -102,7 +110,7 @@ def test_cli(tmp_path, capsys):
         (["--memory", "fifo+presence"], "--memory"),
         (["--budget", "3"], "--budget"),
         (["--frames", "50"], "--frames"),
-        (["--videos", "-1"], "--videos"),
+        (["--long-videos", "-1"], "--long-videos"),
         (["--sizes", "20x20"], "32x32"),
     ],
 )

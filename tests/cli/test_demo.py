@@ -16,6 +16,7 @@ import gsfm.cli.demo as demo
 from gsfm.cli import main
 from gsfm.data.masks import DAVIS_PALETTE, read_mask, write_palette_png
 from gsfm.data.video import open_frames, write_video
+from gsfm.evaluation.clip import score
 from gsfm.synthetic.benchmark import HELD_OUT_SEEDS, SAMPLE_SEED, sample_clip
 from gsfm.synthetic.clips import make_clip
 
@@ -159,15 +160,15 @@ def test_score_follows_the_davis_protocol():
     gt = np.zeros((5, 16, 16), np.uint8)
     gt[:, 2:8, 2:8] = 1
     gt[:, 9:14, 9:14] = 2
-    perfect = demo.score(gt, gt.copy(), [1, 2])
+    perfect = score(gt, gt.copy(), [1, 2])
     assert perfect.jf == perfect.j == perfect.f == 1.0
     wrong = gt.copy()
     wrong[0] = 0  # the first frame is not scored
     wrong[-1] = 0  # nor the last
-    assert demo.score(gt, wrong, [1, 2]).jf == 1.0
+    assert score(gt, wrong, [1, 2]).jf == 1.0
     lost = gt.copy()
     lost[1:4][lost[1:4] == 2] = 0  # object 2 missed on every scored frame
-    scores = demo.score(gt, lost, [1, 2])
+    scores = score(gt, lost, [1, 2])
     assert scores.per_object[1] == (1.0, 1.0) and scores.per_object[2] == (0.0, 0.0)
     assert scores.jf == pytest.approx(0.5)
 

@@ -86,3 +86,47 @@ def test_overlay_videos_and_resuming_into_them(tmp_path, capsys):
         assert np.abs(tinted.astype(int) - plain).mean() > 1  # the objects are tinted
     assert main([*argv, "--overlay"]) == 0
     assert "segmented 0 video(s)" in capsys.readouterr().out
+
+
+def test_a_video_whose_header_lies_about_its_frame_count(tmp_path, capsys):
+    """Issue 25 case 1 under --dataset generic: the AVI's 5 real frames, not 2**31 - 1."""
+    from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
+    from tests.data.lying_video import frames, memory_ceiling, write_lying_avi
+
+    root, out = tmp_path / "root", tmp_path / "out"
+    (root / "videos").mkdir(parents=True)
+    write_lying_avi(root / "videos" / "lies.avi", frames(5))
+    square = (frames(1)[0][..., 0] == 250).astype(np.uint8)
+    write_palette_png(root / "masks" / "lies.png", square, DAVIS_PALETTE)
+    argv = ["infer", "--dataset", "generic", "--root", str(root), "--out", str(out), *WEIGHTS]
+    with memory_ceiling():
+        code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "segmented 1 video(s) (5 masks)" in captured.out
+    assert sorted(p.name for p in (out / "lies").iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("layout", "inside"),
+    [
+        ("frames", "JPEGImages"),
+        ("frames", "Annotations"),
+        ("files", "videos"),
+        ("files", "masks"),
+    ],
+)
+def test_out_among_the_video_folders_is_refused(tmp_path, capsys, layout, inside):
+    """Issue 25 case 13: results in JPEGImages/ (or beside the videos, or the masks) would be
+    read as one more video by the next run; refused in one line, nothing written there."""
+    root = tmp_path / "root"
+    write_generic(root, layout, [3, 3])
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    out = root / inside / "results"
+    argv = ["infer", "--dataset", "generic", "--root", str(root), "--out", str(out), *WEIGHTS]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gsfm infer: error: --out") and "\n" not in err
+    assert f"is inside the dataset folder {root / inside}" in err
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert main([*argv[: -len(WEIGHTS) - 1], str(tmp_path / "results"), *WEIGHTS]) == 0

@@ -103,3 +103,40 @@ def test_size_checks(root: Path, tmp_path: Path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--size 2048 would need at least" in err[0]
     assert not out.exists()
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_resume_with_other_weights_at_the_same_path_is_refused(root: Path, tmp_path: Path, capsys):
+    """Issue 25 case 6: the first run records the weights' sha256 with its settings; a resume
+    whose --weights file now holds other weights would mix two models in one result set."""
+    import torch
+
+    from gsfm.model.weights import load_network, save_network
+
+    weights = tmp_path / "w.safetensors"
+    torch.manual_seed(1)
+    save_network(load_network("random:gsfm-tiny")[0], weights)
+    argv = [a if a != "random:gsfm-tiny" else str(weights) for a in _args(root, tmp_path / "o")]
+    assert main(argv) == 0
+    out = tmp_path / "o"
+    video = next(d for d in out.iterdir() if d.is_dir())
+    for png in sorted(video.glob("*.png"))[3:]:  # as if killed half-way through the video
+        png.unlink()
+    capsys.readouterr()
+    before = _tree(out)
+
+    torch.manual_seed(2)  # other weights, same file name
+    save_network(load_network("random:gsfm-tiny")[0], weights)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights_sha256" in err[0], err
+    assert "the weights' content differs from the first run's" in err[0]
+    assert _tree(out) == before  # nothing written, nothing removed
+
+    assert main([*argv, "--overwrite"]) == 0  # redone, all with the new weights
+    assert "segmented 1 video(s) (6 masks)" in capsys.readouterr().out
+    assert main(argv) == 0  # and now resumable with them
+    assert "1 already finished" in capsys.readouterr().out

@@ -36,11 +36,13 @@ def env() -> dict[str, str]:
     }
 
 
-def torchrun(nproc: int, root: Path, out: Path) -> subprocess.Popen:
+def torchrun(
+    nproc: int, root: Path, out: Path, launcher: str = "torch.distributed.run", *extra: str
+) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-m",
-        "torch.distributed.run",
+        launcher,
         "--standalone",  # a free port on this machine
         f"--nproc_per_node={nproc}",
         "-m",
@@ -50,6 +52,7 @@ def torchrun(nproc: int, root: Path, out: Path) -> subprocess.Popen:
         str(root),
         "--out",
         str(out),
+        *extra,
     ]
     return subprocess.Popen(
         cmd,
@@ -178,3 +181,30 @@ def test_a_failing_rank_fails_the_run_in_one_line(dataset, tmp_path):
     assert "rank " in lines[0] and "00005.jpg" in lines[0]
     for name, labels in masks(tmp_path / "out").items():  # what was written is valid
         np.testing.assert_array_equal(labels, reference[name], err_msg=name)
+
+
+def test_a_failing_rank_under_gsfm_torchrun_ends_the_run_with_its_line_once(dataset, tmp_path):
+    """Issue 25 case 18: plain torchrun follows the rank's line with a ChildFailedError
+    traceback; gsfm-torchrun prints the rank's line last, once, and exits with its code."""
+    root, reference = dataset
+    broken = tmp_path / "root"
+    shutil.copytree(root, broken)
+    frame = broken / "JPEGImages" / "clip01" / "00005.jpg"
+    data = frame.read_bytes()
+    frame.write_bytes(data[: len(data) // 2])
+    run = torchrun(2, broken, tmp_path / "out", "gsfm.cli.torchrun")
+    _, stderr = finish(run)
+    assert run.returncode == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("gsfm infer: error: rank ") and "00005.jpg" in lines[-1], stderr
+    assert sum("error:" in line for line in lines) == 1, stderr
+    assert "Traceback" not in stderr and "ChildFailedError" not in stderr
+    for name, labels in masks(tmp_path / "out").items():  # what was written is valid
+        np.testing.assert_array_equal(labels, reference[name], err_msg=name)
+
+    run = torchrun(2, root, tmp_path / "out2", "gsfm.cli.torchrun", "--size=nan")  # every rank
+    _, stderr = finish(run)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert run.returncode == 2 and sum("error:" in line for line in lines) == 1, stderr
+    assert lines[-1] == "gsfm infer: error: argument --size: expected an integer, got 'nan'"
+    assert not (tmp_path / "out2").exists()

@@ -167,10 +167,12 @@ def test_size_whose_memory_does_not_fit_is_refused(
     tmp_path, small, capsys, no_network, monkeypatch
 ):
     frames, mask = small
-    monkeypatch.setattr(budget, "free_bytes", lambda device: 2**30)
+    # 4096x6144 network input: 98,304 key positions; 25 MiB of keys (with their norms) and a
+    # 32 MiB block of affinity
+    monkeypatch.setattr(budget, "free_bytes", lambda device: 2**25)
     out = tmp_path / "out"
     base = [str(frames), "--mask", str(mask), "--out", str(out), "--device", "cpu"]
-    _refused(capsys, [*base, "--size", "4096"], "--size 4096 would need at least", "1.0 GiB free")
+    _refused(capsys, [*base, "--size", "4096"], "would need at least 56 MiB", "32 MiB free")
     assert not out.exists() and not lock_path(out).exists()
 
 
@@ -246,3 +248,46 @@ def test_writable_out_in_a_read_only_folder(tmp_path, capsys):
         assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(3)]
     finally:
         parent.chmod(0o755)
+
+
+def test_a_video_whose_header_lies_about_its_frame_count(tmp_path, capsys):
+    """Issue 25 case 1: an AVI claiming 2**31 - 1 frames (5 real ones) is segmented as the
+    5 frames it holds (it used to build 2.1e9 frame names and die with MemoryError)."""
+    from tests.data.lying_video import frames, memory_ceiling, write_lying_avi
+
+    video = write_lying_avi(tmp_path / "lies.avi", frames(5))
+    mask = tmp_path / "mask.png"
+    Image.fromarray((frames(1)[0][..., 0] == 250).astype(np.uint8) * 255).save(mask)
+    out = tmp_path / "out"
+    with memory_ceiling():
+        code = main(["segment", str(video), "--mask", str(mask), "--out", str(out), *WEIGHTS])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "segmented 5 frames, 1 object" in captured.out
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("out", "overlay", "message"),
+    [
+        ("foo.mp4", "foo.mp4", "--out {out} and --overlay {overlay} are the same path"),
+        ("res", "res/overlay.mp4", "--overlay {overlay} is inside --out {out}"),
+        ("foo.mp4/masks", "foo.mp4", "--out {out} is inside --overlay {overlay}"),
+    ],
+)
+def test_outputs_that_clash_with_each_other_are_refused_before_anything(
+    tmp_path, capsys, no_network, out, overlay, message
+):
+    """Issue 25 case 14: --out and --overlay over each other used to be found late (a lock
+    file made the new --out 'not empty', a folder made the overlay 'a folder', or the
+    publish failed after segmenting); now one line with the other output checks, and
+    nothing is created."""
+    frames, mask = _clip_folder(tmp_path / "in", 3, 32, 48)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "foo").mkdir()  # a frame folder beside foo.mp4
+    out_path, overlay_path = work / out, work / overlay
+    argv = [str(frames), "--mask", str(mask), "--out", str(out_path), "--overlay"]
+    text = message.format(out=out_path, overlay=overlay_path)
+    _refused(capsys, [*argv, str(overlay_path), *WEIGHTS], text)
+    assert sorted(p.name for p in work.iterdir()) == ["foo"]  # no lock, folder or file left

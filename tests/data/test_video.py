@@ -237,3 +237,27 @@ def test_invalid_exif_orientation_is_ignored(tmp_path):
     source = open_frames(tmp_path)
     assert source.size == (H, W)
     assert next(iter(source))[1].shape == (H, W, 3)
+
+
+def test_a_header_that_lies_about_the_frame_count_is_a_hint(tmp_path, caplog, monkeypatch):
+    """Issue 25 case 1: avih and strh claim 2**31 - 1 frames, the file holds 5. The reader
+    counts them (no 2.1e9 names, no MemoryError) and reads exactly those."""
+    from tests.data.lying_video import CLAIMED, frames, memory_ceiling, write_lying_avi
+
+    import gsfm.data.video as video
+
+    path = write_lying_avi(tmp_path / "lies.avi", frames(5))
+    with memory_ceiling(), caplog.at_level(logging.WARNING):
+        source = open_frames(path)
+        got = list(source)
+        from gsfm.serve.media import open_input  # what gsfm serve opens an upload with
+
+        assert len(open_input(path, tmp_path, 1 << 30)) == 5
+    assert len(source) == 5 and source.names == ["00000", "00001", "00002", "00003", "00004"]
+    assert [name for name, _ in got] == source.names and source.size == (32, 48)
+    for (_, rgb), want in zip(got, frames(5)):  # MJPEG: close to the frames written
+        assert np.abs(rgb.astype(int) - want).mean() < 6
+    assert f"says it has {CLAIMED} frames but holds 5" in caplog.text
+    monkeypatch.setattr(video, "MAX_VIDEO_FRAMES", 4)  # a video really too long: one line
+    with pytest.raises(InputError, match=r"lies\.avi has more than 4 frames"):
+        open_frames(path)

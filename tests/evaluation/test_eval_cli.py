@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gsfm.cli import main
 
 
@@ -70,7 +72,7 @@ def test_cli_workers_do_not_change_a_digit(davis2017, tmp_path, write_seq, capsy
     assert main([*argv, "--out", str(tmp_path / "default")]) == 0
     assert seen == [3]
     assert main([*argv, "--workers", "0"]) == 2
-    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert "--workers: must be at least 1" in capsys.readouterr().err
 
 
 def test_without_the_plots_extra_the_scores_come_without_a_chart(
@@ -88,3 +90,39 @@ def test_without_the_plots_extra_the_scores_come_without_a_chart(
     assert (results / "global_results-val.csv").is_file()
     assert not (results / "per-sequence_results-val.png").exists()
     assert "J&F-Mean" in capsys.readouterr().out
+
+
+def test_results_that_are_not_8bit_ids_are_one_line_naming_the_file(
+    davis2017, tmp_path, write_seq, capsys
+):
+    """Issue 25 case 17: a float result (mode F) used to end in a traceback; 16-bit results
+    are read by their values when they are ids (0..255), else refused naming the file."""
+    import numpy as np
+    from PIL import Image
+
+    root, seqs = davis2017
+    argv = ["evaluate", "--dataset", "davis2017", "--root", str(root), "--workers", "1"]
+
+    def results(name: str, image: Image.Image, **save) -> tuple[Path, Path]:
+        folder = tmp_path / name
+        for seq, frames in seqs.items():
+            write_seq(folder / seq, frames)
+        bad = folder / "cars" / "00002.png"
+        image.save(bad, **save)
+        return folder, bad
+
+    labels = seqs["cars"][2]
+    floats, bad = results("f", Image.fromarray(labels.astype(np.float32), mode="F"), format="TIFF")
+    assert main([*argv, "--results", str(floats)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gsfm evaluate: error: ") and "\n" not in err, err
+    assert str(bad) in err and "float32 pixels (mode F)" in err
+
+    wide, bad = results("wide", Image.fromarray((labels > 0).astype(np.uint16) * 65535))
+    assert main([*argv, "--results", str(wide)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(bad) in err and "values 0..65535, not object ids" in err
+
+    ids16, _ = results("ids16", Image.fromarray(labels.astype(np.uint16)))
+    assert main([*argv, "--results", str(ids16)]) == 0  # 16-bit ids: the 8-bit scores
+    assert "cars_2 1.000000 1.000000" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from PIL import Image
 from gsfm import extras
 from gsfm.cli import main
 from tests.inference.clips import make_clip
+from tests.permissions import needs_permissions
 
 from .conftest import CHECK_FRAMES
 
@@ -115,3 +116,78 @@ def test_infer_on_onnxruntime_records_the_backend(tiny_export, tmp_path, capsys)
     # Resuming the same folder with the torch backend would mix results: refused.
     assert main(["infer", *common, "--out", str(tmp_path / "a")]) == 2
     assert "backend 'onnxruntime' -> None" in capsys.readouterr().err
+
+
+def test_resume_with_another_export_in_the_onnx_folder_is_refused(tiny_export, tmp_path, capsys):
+    """Issue 25 case 6, ONNX: the folder's manifest and graphs are hashed with the settings;
+    a graph replaced (with a manifest to match) before a resume is refused in one line."""
+    import hashlib
+    import json
+    import shutil
+
+    from gsfm.export.manifest import MANIFEST_NAME
+    from gsfm.synthetic.fixtures import write_fixture
+
+    folder = tmp_path / "export"
+    shutil.copytree(tiny_export.folder, folder)
+    root = write_fixture("davis2017", tmp_path / "d17", videos=1, frames=4, size=(64, 96))
+    out = tmp_path / "out"
+    argv = ["infer", "--dataset", "davis2017", "--root", str(root), "--device", "cpu"]
+    argv += ["--size", "64", "--out", str(out), "--backend", "onnxruntime", "--onnx", str(folder)]
+    assert main(argv) == 0
+    assert main(argv) == 0 and "1 already finished" in capsys.readouterr().out  # same export
+
+    graph = folder / "decoder.onnx"  # another export's graph, its manifest entry updated
+    data = bytearray(graph.read_bytes())
+    data[-64] ^= 0xFF
+    graph.write_bytes(bytes(data))
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    manifest["graphs"]["decoder"].update(bytes=len(data), sha256=digest)
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights_sha256" in err[0] and "content differs" in err[0], err
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refusals come before the network is loaded: loading it fails the test."""
+    import gsfm.model.weights as weights
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the network was loaded")
+
+    monkeypatch.setattr(weights, "load_network", forbidden)
+
+
+def _refused(capsys, argv: list[str], message: str) -> None:
+    assert main(["export", *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("gsfm export: error: ") and message in err, err
+
+
+def test_out_under_a_file_is_refused_before_loading(tmp_path, capsys, no_network):
+    """Issue 25 case 10: the output checks `gsfm segment` makes, before anything."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    _refused(capsys, ["gsfm-tiny", "--out", str(blocker / "onnx")], "is a file, not a folder")
+    _refused(capsys, ["gsfm-tiny", "--out", str(blocker)], "exists and is not a folder")
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    _refused(capsys, [str(weights), "--out", str(weights)], "is the weights file")
+    assert blocker.read_text() == "mine" and weights.read_bytes() == b"weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "w.safetensors"]
+
+
+@needs_permissions
+def test_out_in_a_read_only_folder_is_refused_before_loading(tmp_path, capsys, no_network):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        _refused(capsys, ["gsfm-tiny", "--out", str(ro / "onnx")], "no write permission")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import numpy as np
@@ -131,3 +132,55 @@ def test_missing_files_are_refused(copy_of, tmp_path):
         read_manifest(tmp_path)
     with pytest.raises(WeightsError, match="not found"):
         read_manifest(tmp_path / "nowhere")
+
+
+def _set_value_dim(value):
+    return lambda d: d["config"].update(value_dim=value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set_value_dim(128.5), "config: value_dim must be an integer in 1..2048, got 128.5"),
+        (_set_value_dim("128"), "config: value_dim must be an integer"),
+        (_set_value_dim(10**9), "config: value_dim must be an integer in 1..2048"),
+        (lambda d: d["config"].update(variant="gsfm"), "differs from its config's"),
+        (lambda d: d.update(precision="fp8"), "precision must be one of fp16, fp32"),
+        (lambda d: d.update(fft="fast"), "fft must be one of matmul, dft"),
+        (lambda d: d.update(opset="18"), "opset must be an integer of at least 17"),
+        (lambda d: d.update(opset=16), "opset must be an integer of at least 17"),
+        (lambda d: d.update(source=["x"]), "source must be a string"),
+        (lambda d: d["graphs"]["decoder"].update(bytes=-1), "bytes must be a whole number"),
+        (lambda d: d["graphs"]["decoder"].update(bytes=1.5), "bytes must be a whole number"),
+        (lambda d: d["graphs"]["decoder"].update(sha256="zz"), "sha256 must be 64 hex digits"),
+        (lambda d: d["graphs"]["decoder"].update(file=7), "file must be a file name"),
+        (lambda d: d["graphs"]["decoder"].update(file="sub/x.onnx"), "must be a file name"),
+        (lambda d: d["graphs"]["decoder"].update(file=".."), "is outside the export folder"),
+        (lambda d: d["graphs"]["decoder"].update(inputs=[1]), "inputs must map names to shapes"),
+        (
+            lambda d: d["graphs"].update(extra=d["graphs"]["decoder"]),
+            "unknown graphs ['extra']",
+        ),
+    ],
+)
+def test_every_manifest_field_is_checked_before_anything_is_built(copy_of, capsys, change, message):
+    """Issue 25 case 11: a non-integer value_dim used to give a traceback."""
+    edit_manifest(copy_of, change)
+    with pytest.raises(WeightsError, match=re.escape(message)):
+        read_manifest(copy_of, verify=False)
+    assert message in one_line_refusal(copy_of, capsys)
+
+
+def test_a_graph_file_outside_the_export_folder_is_refused(copy_of, tmp_path, capsys):
+    """`file: ../x.onnx` (size and hash right) and a link out of the folder: both refused."""
+    outside = tmp_path / "x.onnx"
+    shutil.copy(copy_of / "decoder.onnx", outside)
+    edit_manifest(copy_of, lambda d: d["graphs"]["decoder"].update(file="../x.onnx"))
+    with pytest.raises(WeightsError, match=r"file must be a file name in the folder"):
+        read_manifest(copy_of)
+    edit_manifest(copy_of, lambda d: d["graphs"]["decoder"].update(file="decoder.onnx"))
+    (copy_of / "decoder.onnx").unlink()
+    (copy_of / "decoder.onnx").symlink_to(outside)
+    with pytest.raises(WeightsError, match=r"'decoder\.onnx' is outside the export folder"):
+        read_manifest(copy_of)
+    assert "is outside the export folder" in one_line_refusal(copy_of, capsys)

@@ -46,7 +46,8 @@ def test_bf16_engine_on_cpu(tiny_net):
         prob = engine.step(torch.from_numpy(frame).permute(2, 0, 1), mask)
         assert prob.dtype == torch.float32 and prob.shape == (3, 32, 48)
         assert torch.isfinite(prob).all()
-    assert engine.bank.keys().dtype == torch.bfloat16
+    # the memory is kept in fp32 whatever the stages' precision (the readout sums K values)
+    assert engine.bank.keys().dtype == torch.float32
     assert np.array_equal(engine.labels(prob).shape, (32, 48))
 
 

@@ -98,7 +98,10 @@ def test_late_object_reads_only_its_own_frames(tiny_net):
         features = tiny_net.encode_key(x)
         before = engine._predict(features)
         old = torch.tensor(engine.bank.times) < 5
-        engine.bank._keys[:, :, : engine.memory_frames][:, :, old] = torch.randn(1)
+        keys = engine.bank.keys_with_norms()  # a view of the bank: keys, then |key|^2
+        noise = torch.randn_like(keys[:, :-1, old])
+        keys[:, :-1, old] = noise
+        keys[:, -1, old] = noise.pow(2).sum(1)
         after = engine._predict(features)
     assert not torch.allclose(before[0], after[0])  # object 1 reads the old frames
     torch.testing.assert_close(before[1], after[1])  # object 2 does not

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from PIL import Image
 
 import gsfm
 from gsfm import VideoPredictor
+from gsfm.errors import InputError
 from gsfm.inference import TrackedFrame, track
 from tests.inference.clips import make_clip
 
@@ -81,3 +84,45 @@ def test_segment_wraps_track(predictor):
         np.array_equal(a, b.labels)
         for a, b in zip(labels, track(predictor, clip.frames, {0: clip.labels[0]}))
     )
+
+
+def test_paths_are_decoded_ahead_on_a_worker_and_errors_come_at_their_frame(
+    predictor, tmp_path, monkeypatch
+):
+    """Frame t + 1 is read (off the caller's thread) while frame t is segmented; a frame that
+    cannot be decoded fails when its turn comes, after every frame before it was yielded."""
+    import importlib
+    import threading
+
+    track_module = importlib.import_module("gsfm.inference.track")  # the package exports track()
+
+    clip = make_clip(4, 32, 48)
+    paths = []
+    for t, frame in enumerate(clip.frames):
+        paths.append(tmp_path / f"{t}.png")
+        Image.fromarray(frame).save(paths[-1])
+    paths[3].write_bytes(b"not a png")
+    started = {t: threading.Event() for t in range(len(paths))}
+    real_read, real_step = track_module.read_frame, predictor.step
+    ahead = []
+
+    def read(path):
+        assert threading.current_thread() is not threading.main_thread()
+        started[int(Path(path).stem)].set()
+        return real_read(path)
+
+    def step(frame, *args, **kwargs):
+        # while frame t is segmented, frame t + 1 is being read (sequential reading would
+        # only start it after this step returns, and the wait would time out)
+        t = len(ahead)
+        ahead.append(t + 1 >= len(paths) or started[t + 1].wait(timeout=30))
+        return real_step(frame, *args, **kwargs)
+
+    monkeypatch.setattr(track_module, "read_frame", read)
+    monkeypatch.setattr(predictor, "step", step)
+    seen = []
+    with pytest.raises(InputError, match="cannot decode frame"):
+        for out in track(predictor, paths, {0: clip.labels[0]}):
+            seen.append(out.index)
+    assert seen == [0, 1, 2]
+    assert ahead == [True, True, True]

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+import gsfm.model.readout as readout_module
 from gsfm.model.network import memory_affinity, softmax_top_k
-from gsfm.model.readout import query_affinity, top_k_readout
+from gsfm.model.readout import (
+    query_affinity,
+    read_memory,
+    top_k_readout,
+    top_k_select,
+    with_squared_norms,
+)
 
 B, CK, N, CV, T, H, W = 2, 8, 3, 5, 4, 3, 5
 
@@ -86,3 +93,51 @@ def test_shape_mismatch_is_refused(memory):
     mem_key, mem_value, query_key = memory
     with pytest.raises(ValueError, match="do not match"):
         top_k_readout(query_affinity(mem_key, query_key), position_major(mem_value)[:, 1:], 5)
+
+
+@pytest.mark.parametrize(("m", "k"), [(800, 20), (1000, 20), (804, 20), (120, 20), (5120, 5)])
+def test_block_top_k_selects_what_a_full_sort_selects(m, k):
+    """Rows long enough for the block path (m // 8 >= 4k: 800, 1000; 5120 with k 5 takes
+    blocks of blocks, twice), and ones that are not (804 is no multiple of 8, 120 too short),
+    against a full descending sort of each row."""
+    g = torch.Generator().manual_seed(m)
+    affinity = torch.randn(2, 30, m, generator=g) * 3
+    affinity[0, :, ::7] = float("-inf")  # masked memory positions
+    scores, index = top_k_select(affinity, k)
+    order = torch.argsort(affinity, dim=-1, descending=True)[..., :k]
+    assert torch.equal(index, order)
+    assert torch.equal(scores, affinity.gather(2, order))
+    _, unordered = top_k_select(affinity, k, ordered=False)  # the same set, in any order
+    assert torch.equal(unordered.sort(dim=-1).values, order.sort(dim=-1).values)
+
+
+def test_block_top_k_finds_entries_crowded_into_few_blocks():
+    """The best entries all in one block (j, j + M/8, ...): only one block maximum among the
+    k kept stands for them, and the row's top-k must still come out whole."""
+    m, k = 8 * 200, 10
+    affinity = torch.zeros(1, 1, m)
+    crowded = torch.arange(8) * 200 + 17  # block 17
+    affinity[0, 0, crowded] = torch.arange(8, 0, -1).float() + 10
+    affinity[0, 0, 3] = 9.5
+    affinity[0, 0, 5] = 9.0
+    scores, index = top_k_select(affinity, k)
+    assert index[0, 0].tolist() == [*crowded.tolist(), 3, 5]
+    assert scores[0, 0].tolist() == [18, 17, 16, 15, 14, 13, 12, 11, 9.5, 9.0]
+
+
+@pytest.mark.parametrize("block_bytes", [4 * T * H * W, 4 * T * H * W * 4, 2**20])
+def test_query_blocks_and_cohorts_match_the_dense_path(memory, monkeypatch, block_bytes):
+    """`read_memory` over blocks of 1, 4 or all queries, for two cohorts of objects (the
+    second attends to frames 2.. only), equals the dense spec per cohort."""
+    monkeypatch.setattr(readout_module, "AFFINITY_BLOCK_BYTES", block_bytes)
+    mem_key, mem_value, query_key = memory
+    values = position_major(mem_value)
+    valid = (torch.arange(T) >= 2).repeat_interleave(H * W)
+    keys = with_squared_norms(mem_key)
+    first, later = read_memory(keys, query_key, values, [(0, 1, None), (1, 3, valid)], 7)
+    for got, n, expected in (
+        (first, 1, dense_reference(mem_key, mem_value[:, :1], query_key, 7)),
+        (later, 2, dense_reference(mem_key, mem_value[:, 1:], query_key, 7, valid)),
+    ):
+        got = got.transpose(1, 2).reshape(B, n, CV, H, W)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

@@ -6,6 +6,7 @@ module says so) instead of this file failing to import.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,20 @@ def client(app):
 @pytest.fixture
 def video_bytes(root) -> bytes:
     return (root / "clip.mp4").read_bytes()
+
+
+@pytest.fixture
+def held_decoding(monkeypatch):
+    """Decoding made to stop after the first frame until the test releases it."""
+    import gsfm.serve.app as app_module
+
+    release = threading.Event()
+    real = app_module.decode_into
+
+    def held(*args):
+        for count in real(*args):
+            yield count
+            release.wait(10)
+
+    monkeypatch.setattr(app_module, "decode_into", held)
+    return release

@@ -171,23 +171,6 @@ def test_a_frame_that_fails_to_decode_fails_the_decoding_with_its_name(client, r
     assert not folder.exists()
 
 
-@pytest.fixture
-def held_decoding(monkeypatch):
-    """Decoding made to stop after the first frame until the test releases it."""
-    import gsfm.serve.app as app_module
-
-    release = threading.Event()
-    real = app_module.decode_into
-
-    def held(*args):
-        for count in real(*args):
-            yield count
-            release.wait(10)
-
-    monkeypatch.setattr(app_module, "decode_into", held)
-    return release
-
-
 def test_frames_are_decoded_on_the_sessions_worker(client, video_bytes, clip, held_decoding):
     r = client.post("/api/sessions?name=clip.mp4", content=video_bytes)
     info = r.json()

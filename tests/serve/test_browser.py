@@ -141,7 +141,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, server, t
     bad.write_text("not a video")
     page.set_input_files("#file", str(bad))
     page.wait_for_selector("#message.error:not([hidden])")
-    assert "cannot read video" in page.inner_text("#message")
+    assert "cannot read video notes.mp4: " in page.inner_text("#message")  # not a temp path
 
     # A zip whose second frame is damaged: refused while decoding, and the session is closed.
     frames = sample_dir() / "masks"
@@ -153,7 +153,7 @@ def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, server, t
     page.wait_for_function(
         "document.querySelector('#message').textContent.includes('cannot open frames.zip')"
     )
-    assert "cannot decode frame" in page.inner_text("#message")
+    assert "cannot decode frame frames.zip/00001.png: " in page.inner_text("#message")
     assert page.inner_text("#video-info") == "no video"
     time.sleep(0.5)
     assert not server[1].state.store.sessions  # the page closed the damaged session
@@ -254,7 +254,9 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     assert np.array_equal(read_mask(first).labels, drawn)
     again = tmp_path / "segment"
     argv = ["segment", str(sample / "clip.mp4"), "--mask", str(first), "--out", str(again)]
-    assert main([*argv, "--size", str(SIZE), "--weights", "gsfm-tiny", "--device", "cpu"]) == 0
+    # the app above runs EngineConfig's fp32; segment's own default is --precision auto
+    settings = ["--size", str(SIZE), "--precision", "fp32"]
+    assert main([*argv, *settings, "--weights", "gsfm-tiny", "--device", "cpu"]) == 0
     names = sorted(p.name for p in (out / "masks").iterdir())
     assert names == sorted(p.name for p in again.iterdir()) and len(names) == 48
     for name in names:
@@ -296,6 +298,15 @@ def test_draw_propagate_scrub_export_equals_gsfm_segment(page, server, tmp_path)
     final = session_mask(base, sid, 32, (height, width))
     diff = np.nonzero(final != erased)
     assert not diff[0].size, (diff, final[diff], erased[diff], labels[diff])
+
+    # A mask file that is not a PNG: refused by its name (last: the message moves the canvas).
+    scribble = tmp_path / "scribble.png"
+    scribble.write_text("not a png")
+    page.set_input_files("#import", str(scribble))
+    page.wait_for_function(
+        "document.querySelector('#message').textContent.includes('cannot read mask scribble.png')"
+    )
+    assert app.state.store.sessions[sid].annotated() == [0, 32]  # nothing imported
 
 
 def test_paint_tools_fill_the_pixels_worked_out_by_hand(page):

@@ -4,11 +4,12 @@ is started, so these run without the [serve] extra too)."""
 from __future__ import annotations
 
 import importlib.util
+import socket
 
 import pytest
 
 from gsfm.cli import main
-from gsfm.cli.serve import is_loopback
+from gsfm.serve.hosts import is_loopback
 
 
 def test_bad_options_are_one_line_errors(capsys, tmp_path):
@@ -17,8 +18,25 @@ def test_bad_options_are_one_line_errors(capsys, tmp_path):
     assert main(["serve", "--root", str(tmp_path / "missing")]) == 2
     assert "--root" in capsys.readouterr().err
     assert main(["serve", "--port", "0"]) == 2
-    assert "--port must be 1..65535" in capsys.readouterr().err
+    assert "--port: must be at least 1" in capsys.readouterr().err
     assert main(["serve", "--max-upload-mb", "0"]) == 2
+    assert main(["serve", "--max-session-gb", "0"]) == 2
+    assert "--max-session-gb: must be positive" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_sentence_and_no_url(capsys):
+    """The port is taken before anything is printed (or the network loaded)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--device", "cpu"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no URL
+    assert err.strip().splitlines() == [
+        f"gsfm serve: error: port {port} on 127.0.0.1 is in use (another gsfm serve?); stop it "
+        "or choose another --port"
+    ]
 
 
 def test_without_the_serve_extra_it_says_which_to_install(monkeypatch, capsys):
@@ -41,6 +59,9 @@ def test_without_the_serve_extra_it_says_which_to_install(monkeypatch, capsys):
         ("localhost", True),
         ("::1", True),
         ("127.0.0.2", True),
+        ("127.255.255.254", True),
+        ("[::1]", True),
+        ("LocalHost", True),
         ("0.0.0.0", False),
         ("192.168.1.5", False),
         ("example.org", False),

@@ -131,5 +131,5 @@ def test_cli_fixture(tmp_path: Path, capsys):
     assert main([*args, *small]) == 2  # not empty
     assert "--overwrite" in capsys.readouterr().err
     assert main([*args, *small, "--overwrite"]) == 0
-    with pytest.raises(SystemExit):
-        main([*args, "--size", "32by48"])
+    assert main([*args, "--size", "32by48"]) == 2
+    assert "expected HEIGHTxWIDTH" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from gsfm.arguments import Parser, UsageError, report
 from gsfm.errors import GSFMError
 
 # verb -> module under gsfm.cli; a module defines add_parser(subparsers) and run(args) -> int.
@@ -30,7 +31,7 @@ VERBS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gsfm", description=__doc__)
+    parser = Parser(prog="gsfm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
@@ -41,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:  # one line naming the option, as every other refusal
+        report(f"{exc.prog}: error: {exc}", exc.exit_code)
+        return exc.exit_code
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -49,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GSFMError as exc:
-        print(f"gsfm {args.verb}: error: {exc}", file=sys.stderr)
+        report(f"gsfm {args.verb}: error: {exc}", exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"gsfm {args.verb}: interrupted", file=sys.stderr)

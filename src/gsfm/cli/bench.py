@@ -1,4 +1,6 @@
-"""`gsfm bench`: speed and memory of the whole pipeline, or (`--profile`) a per-stage profile.
+"""`gsfm bench`: speed and memory of the whole pipeline, (`--profile`) a per-stage profile, or
+(`--segment`) `gsfm segment` with its defaults end to end on a 640x480 video;
+`gsfm bench first-mask`: quality and speed of the first mask from a box (gsfm.first_mask).
 
 Without grid options the pipeline benchmark runs a fixed set of rows that finishes in a few
 minutes on a 2-core CPU (see `gsfm.bench.pipeline.default_configs`); on CUDA it runs the whole
@@ -12,11 +14,15 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.inference.config import PRECISIONS
+
+if TYPE_CHECKING:
+    from gsfm.first_mask import FirstMaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +46,26 @@ recent memory frames plus the first), long-term (recent frames plus prototypes k
 within --budget), each optionally +presence (the presence test). --frames gives the videos
 other lengths (e.g. 1000,5000: is memory flat?).
 
+Segment (--segment): the whole `gsfm segment` command with its defaults, in a fresh process,
+on a procedural 640x480 H.264 clip of 109 frames with one object (--frames and --sizes
+change it): wall and CPU time (user + sys), frames/s, and the J&F of its masks against the
+clip's ground truth; --compare GSFM times another installation's gsfm on the same clip,
+interleaved run by run (A, B, A, B), and counts the pixels where its masks differ.
+
 Profile (--profile): FLOPs, seconds and GFLOP/s per stage of one frame of the paper network
 (untrained) at 854x480 with 1, 2 and 5 objects in fp32 and bf16, and the pipeline's share of
 a matmul peak measured in the same run at the same precision.
+
+First mask (`gsfm bench first-mask`): a box around each object (its tight box in the ground
+truth), then a simulated user's corrections, each a stroke at the centre of the largest wrong
+region (NoC protocol); mean IoU after the box and after 1, 2, 3, 5 corrections, corrections
+to reach IoU 0.85 / 0.90 (NoC, at most --clicks), ms per box and per correction, and the box
+itself as a mask. Sets: every --every-th frame of the bundled sample clip; frames 0 and 20 of
+the held-out procedural benchmark videos (standard and hard, --videos), rendered at --sizes
+(default 854x480). Torch-free; one process.
 """
+
+FIRST_MASK_SETS = ("sample", "standard", "hard")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,6 +75,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="speed and memory benchmark (--profile: FLOPs per stage)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "mode",
+        nargs="?",
+        choices=("pipeline", "first-mask"),
+        default="pipeline",
+        help="pipeline (default): engine speed and memory; first-mask: box-to-mask quality "
+        "and speed",
     )
     p.add_argument("--profile", action="store_true", help="per-stage FLOPs/seconds profile")
     p.add_argument(
@@ -64,9 +94,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "+presence (default: unbounded,fifo,long-term,long-term+presence)",
     )
     p.add_argument(
-        "--budget", type=int, default=50, help="long: memory budget in frames (default: 50)"
+        "--budget",
+        type=Number(int, minimum=4),
+        default=50,
+        help="long: memory budget in frames (default: 50)",
     )
-    p.add_argument("--videos", help="long: comma list of long-set video indices (default: 0,1,2,3)")
+    p.add_argument(
+        "--long-videos", help="long: comma list of long-set video indices (default: 0,1,2,3)"
+    )
+    p.add_argument(
+        "--segment", action="store_true", help="gsfm segment end to end on a 640x480 video"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="GSFM",
+        help="segment: another gsfm executable to time on the same clip, interleaved",
+    )
     p.add_argument("--full", action="store_true", help="pipeline: run the whole grid")
     p.add_argument(
         "--variants", help="comma list of gsfm, gsfm-tiny (profile default: gsfm; pipeline: both)"
@@ -78,8 +121,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--frames",
-        help="pipeline: comma list of clip lengths (grid: 50,200,1000); long: lengths that "
-        "replace the videos' planned ones",
+        help="pipeline: comma list of clip lengths (grid: 50,200,1000); segment: (default "
+        "109); long: lengths that replace the videos' planned ones",
     )
     p.add_argument(
         "--objects", help="comma list of object counts (pipeline default: 2; profile: 1,2,5)"
@@ -97,22 +140,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--precision",
         help="comma list of fp32, bf16, fp16 (pipeline default: fp32; profile: fp32,bf16)",
     )
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument(
-        "--warmup", type=int, default=2, help="pipeline: frames run before timing (default: 2)"
+        "--threads", type=Number(int, minimum=1), help="torch CPU threads (default: torch's choice)"
     )
     p.add_argument(
-        "--repeats", type=int, default=1, help="profile: timed runs per stage (default: 1)"
+        "--warmup",
+        type=Number(int, minimum=0),
+        default=2,
+        help="pipeline: frames run before timing (default: 2)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=Number(int, minimum=1),
+        help="profile: timed runs per stage (default: 1); segment: runs per command (default: 3)",
     )
     p.add_argument(
         "--memory-frames",
-        type=int,
+        type=Number(int, minimum=1),
         default=10,
         help="profile: memory frames the read attends to (default: 10)",
     )
     p.add_argument(
         "--peak-seconds",
-        type=float,
+        type=Number(float, above=0),
         default=2.0,
         help="profile: seconds spent measuring the matmul peak per precision (default: 2)",
     )
@@ -122,10 +172,47 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="pipeline: run rows in this process (faster start; peak memory then mixes rows)",
     )
     p.add_argument(
+        "--sets",
+        help="first-mask: comma list of sample, standard, hard (default: all three)",
+    )
+    p.add_argument(
+        "--videos",
+        type=Number(int, minimum=1),
+        default=12,
+        help="first-mask: procedural videos per set (default: 12, the reported ones)",
+    )
+    p.add_argument(
+        "--from-video",
+        type=Number(int, minimum=0),
+        default=0,
+        help="first-mask: first procedural video (default: 0; settings are chosen on videos "
+        "12-35: --from-video 12 --videos 24)",
+    )
+    p.add_argument(
+        "--every",
+        type=Number(int, minimum=1),
+        default=4,
+        help="first-mask: every N-th frame of the sample clip (default: 4)",
+    )
+    p.add_argument(
+        "--clicks",
+        type=Number(int, minimum=5),
+        default=20,
+        help="first-mask: most corrections per object (the NoC cap; default: 20)",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="NAME=VALUE",
+        help="first-mask: a gsfm.first_mask.FirstMaskConfig field other than its default "
+        "(e.g. grow=0, max_pixels=12000); repeatable",
+    )
+    p.add_argument(
         "--json",
         type=Path,
         metavar="PATH",
-        help="results file (default: bench.json, or bench-profile.json with --profile)",
+        help="results file (default: bench.json, bench-profile.json with --profile, "
+        "bench-first-mask.json for first-mask)",
     )
     p.set_defaults(func=run)
     return p
@@ -144,7 +231,7 @@ def parse_list(text: str | None, item: Callable[[str], T], option: str) -> list[
             continue
         try:
             values.append(item(part))
-        except ValueError as exc:
+        except (ValueError, argparse.ArgumentTypeError) as exc:
             raise InputError(f"--{option}: {exc}") from None
     if not values:
         raise InputError(f"--{option} is empty")
@@ -183,11 +270,7 @@ def parse_cap(text: str) -> int | None:
     return cap
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive number, got {value}")
-    return value
+positive_int = Number(int, minimum=1)  # an item of --objects / --frames
 
 
 def parse_precision(text: str) -> str:
@@ -217,17 +300,22 @@ def resolve_devices(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the pipeline benchmark or the profile, print its table, write its JSON."""
+    """Run the pipeline benchmark, the profile or the first-mask benchmark, print its table,
+    write its JSON."""
+    if args.mode == "first-mask":
+        return run_first_mask(args)
     import torch
 
     from gsfm.inference.device import check_precision
 
     if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.warmup < 0 or args.repeats < 1 or args.memory_frames < 1:
-        raise InputError("--warmup must be >= 0, --repeats and --memory-frames >= 1")
+    if args.compare is not None and not args.segment:
+        raise InputError("--compare goes with --segment")
+    if args.segment:
+        if args.profile:
+            raise InputError("--segment and --profile are two different benchmarks; pick one")
+        return run_segment(args)
     devices = resolve_devices(args.device)
     variants = parse_list(args.variants, parse_variant, "variants")
     sizes = parse_list(args.sizes, parse_size, "sizes")
@@ -322,17 +410,15 @@ def run_long(
     from gsfm.bench.report import write_json
     from gsfm.synthetic.benchmark import LONG_SEEDS, LONG_SIZE, LONG_VIDEOS, MIN_LONG_FRAMES
 
-    if args.budget < 4:
-        raise InputError(f"--budget must be at least 4 memory frames, got {args.budget}")
     settings = parse_list(args.memory, str, "memory") or list(lb.DEFAULT_SETTINGS)
     for name in settings:
         try:
             lb.setting_options(name, args.budget)
         except ValueError as exc:
             raise InputError(f"--memory: {exc}") from None
-    videos = parse_list(args.videos, int, "videos") or list(LONG_VIDEOS)
+    videos = parse_list(args.long_videos, int, "long-videos") or list(LONG_VIDEOS)
     if any(not 0 <= v < len(LONG_SEEDS) for v in videos):
-        raise InputError(f"--videos: indices must be in 0..{len(LONG_SEEDS) - 1}")
+        raise InputError(f"--long-videos: indices must be in 0..{len(LONG_SEEDS) - 1}")
     lengths = parse_list(args.frames, positive_int, "frames") or [None]
     if any(n is not None and n < MIN_LONG_FRAMES for n in lengths):
         raise InputError(f"--frames: long videos have at least {MIN_LONG_FRAMES} frames")
@@ -397,7 +483,7 @@ def run_profile(
         objects or [1, 2, 5],
         precisions or ["fp32", "bf16"],
         memory_frames=args.memory_frames,
-        repeats=args.repeats,
+        repeats=args.repeats or 1,
         peak_seconds=args.peak_seconds,
     )
     path = args.json or Path("bench-profile.json")
@@ -406,3 +492,119 @@ def run_profile(
     print(format_profile(report))
     print(f"results written to {path}")
     return 0
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    """`gsfm segment` end to end (and `--compare`'s), print the table, write the JSON."""
+    import shutil
+
+    require("train", "gsfm bench --segment")  # its clip comes from the procedural generator
+    from gsfm.bench import segment as sg
+    from gsfm.bench.machine import describe_machine, machine_line
+    from gsfm.bench.report import write_json
+
+    frames = parse_list(args.frames, positive_int, "frames") or list(sg.DEFAULT_FRAMES)
+    sizes = parse_list(args.sizes, parse_size, "sizes") or [sg.DEFAULT_SIZE]
+    commands: list[tuple[str, list[str]]] = [("this", sg.own_command())]
+    if args.compare is not None:
+        found = shutil.which(args.compare)
+        if found is None:
+            raise InputError(f"--compare {args.compare}: no such executable")
+        commands.append((args.compare, [found]))
+    rows = []
+    for size in sizes:
+        rows += sg.run_segment_bench(
+            commands, frames, size, args.repeats or sg.DEFAULT_REPEATS, args.threads
+        )
+    machine = describe_machine()
+    if args.threads is not None:
+        machine["torch_threads"] = args.threads
+    path = args.json or Path("bench-segment.json")
+    write_json(path, {"machine": machine, "rows": [r.to_dict() for r in rows]})
+    print(f"gsfm bench --segment: {machine_line(machine)}")
+    print("wall and CPU (user + sys): medians of the runs; same px: pixels equal to 'this'")
+    print(sg.format_rows(rows))
+    print(f"results written to {path}")
+    return 0
+
+
+def run_first_mask(args: argparse.Namespace) -> int:
+    """The first-mask benchmark (gsfm.bench.first_mask) on the chosen sets."""
+    import os
+    import sys
+
+    import cv2
+    from tqdm import tqdm
+
+    from gsfm.bench import first_mask as fm
+    from gsfm.bench.report import text_table, write_json
+    from gsfm.machine import cpu_model, usable_cores
+
+    sets = parse_list(args.sets, parse_set, "sets") or list(FIRST_MASK_SETS)
+    if set(sets) - {"sample"}:
+        require("train", "gsfm bench first-mask")  # the procedural sets need scikit-image
+    sizes = parse_list(args.sizes, parse_size, "sizes") or [(480, 854)]
+    if len(sizes) != 1:
+        raise InputError("--sizes: first-mask takes one size (the procedural frames' WxH)")
+    config = first_mask_config(args.option or [])
+    summaries = []
+    for name in sets:
+        if name == "sample":
+            instances = fm.sample_instances(args.every)
+        else:
+            instances = fm.procedural_instances(
+                name, args.videos, (0, 20), sizes[0], args.from_video
+            )
+        with tqdm(total=len(instances), desc=name, unit="object", file=sys.stderr) as bar:
+            result = fm.run_set(name, instances, config, args.clicks, lambda *_: bar.update(1))
+        summaries.append(result.summary())
+    machine = (
+        f"{cpu_model()}, {usable_cores()} cores, OpenCV {cv2.__version__} "
+        f"({cv2.getNumThreads()} threads), load average {os.getloadavg()[0]:.1f}"
+    )
+    report = {
+        "machine": machine,
+        "config": vars(config),
+        "protocol": {
+            "box": "tight box of the ground-truth mask",
+            "stroke": "disc (5 px at 480p) at the distance-transform maximum of the largest "
+            "wrong region, kept to the right side of the truth",
+            "max_clicks": args.clicks,
+            "min_object_pixels": fm.MIN_OBJECT_PIXELS,
+        },
+        "sets": summaries,
+    }
+    path = args.json or Path("bench-first-mask.json")
+    write_json(path, report)
+    print(f"gsfm bench first-mask: {machine}")
+    print(f"IoU after the box and after k corrections; NoC capped at {args.clicks}")
+    print(text_table(*fm.table_rows(summaries)))
+    print(f"results written to {path}")
+    return 0
+
+
+def first_mask_config(options: list[str]) -> FirstMaskConfig:
+    """FirstMaskConfig with --option NAME=VALUE fields changed (each value read as its field's
+    type; a bad name or value is an InputError)."""
+    import dataclasses
+
+    from gsfm.first_mask import FirstMaskConfig
+
+    fields = {f.name: f for f in dataclasses.fields(FirstMaskConfig)}
+    changes: dict[str, int | float] = {}
+    for text in options:
+        name, _, value = text.partition("=")
+        if name not in fields:
+            raise InputError(f"--option {text!r}: no such setting; choose from {', '.join(fields)}")
+        kind = int if fields[name].type in (int, "int") else float
+        try:
+            changes[name] = Number(kind, minimum=0)(value)
+        except argparse.ArgumentTypeError as err:
+            raise InputError(f"--option {text!r}: {err}") from None
+    return FirstMaskConfig(**changes)
+
+
+def parse_set(text: str) -> str:
+    if text not in FIRST_MASK_SETS:
+        raise ValueError(f"unknown set {text!r}; choose from {', '.join(FIRST_MASK_SETS)}")
+    return text

@@ -12,8 +12,9 @@ import argparse
 import importlib
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.data.datasets import LAYOUTS
-from gsfm.errors import InputError, OutputError
+from gsfm.errors import OutputError
 from gsfm.extras import require
 from gsfm.synthetic.fixtures import write_fixture
 
@@ -78,11 +79,15 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--layout", choices=LAYOUTS, required=True, help="dataset layout to mimic")
     p.add_argument("--out", type=Path, required=True, help="folder to write the dataset into")
-    p.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
-    p.add_argument("--videos", type=int, default=3, help="videos per split (default: 3)")
+    p.add_argument(
+        "--seed", type=Number(int, minimum=0), default=0, help="generator seed (default: 0)"
+    )
+    p.add_argument(
+        "--videos", type=Number(int, minimum=1), default=3, help="videos per split (default: 3)"
+    )
     p.add_argument(
         "--frames",
-        type=int,
+        type=Number(int, minimum=1),
         default=10,
         help="frames per video; for YouTube-VOS the kept every-5th frames (default: 10)",
     )
@@ -95,10 +100,6 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _run_fixture(args: argparse.Namespace) -> int:
-    if args.videos < 1 or args.frames < 1:
-        raise InputError(
-            f"--videos and --frames must be at least 1, got {args.videos} and {args.frames}"
-        )
     out: Path = args.out
     check_out_folder(out, args.overwrite)
     try:

@@ -7,6 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.cli.data import _size, check_out_folder
 from gsfm.errors import InputError, OutputError
 from gsfm.synthetic import benchmark as B
@@ -55,13 +56,13 @@ def add_subcommand(nested: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", type=Path, required=True, help="folder to write the dataset into")
     p.add_argument(
         "--videos",
-        type=int,
+        type=Number(int, minimum=1),  # at most: per --kind, checked in run
         default=None,
         help=f"number of videos (default: {B.DEFAULT_VIDEOS}; long: {B.LONG_VIDEOS.stop})",
     )
     p.add_argument(
         "--frames",
-        type=int,
+        type=Number(int, minimum=3),
         default=None,
         help=f"frames per video, at least 3 (default: {B.DEFAULT_FRAMES}; long: each video's "
         "planned length)",

@@ -13,7 +13,6 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,14 +21,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from gsfm.atomic import staged_output
-from gsfm.cli.options import add_device_option, add_engine_options, engine_config
+from gsfm.cli.options import INTERACTIVE, add_device_option, add_engine_options, engine_config
 from gsfm.data.masks import read_labels, read_mask, write_palette_png
 from gsfm.data.overlay import contact_sheet, overlay
 from gsfm.data.sample import MASKS_DIR, find_sample, sample_dir
 from gsfm.data.video import FrameSource, VideoWriter, open_frames
 from gsfm.errors import InputError, OutputError, WeightsError
-from gsfm.evaluation.davis import object_jf
-from gsfm.evaluation.metrics import statistics
+from gsfm.evaluation.clip import score
 from gsfm.inference.track import track
 from gsfm.ownership import claimed
 
@@ -70,37 +68,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help=f"weights file, bundled name or random:<variant> (default: {DEFAULT_WEIGHTS})",
     )
     add_device_option(p)
-    add_engine_options(p, ("size",))
+    add_engine_options(p, ("size", "precision"), **INTERACTIVE)
     p.set_defaults(func=run)
     return p
-
-
-@dataclass
-class Scores:
-    """DAVIS scores of one run: per object id (J mean, F mean), and their means."""
-
-    per_object: dict[int, tuple[float, float]]
-
-    @property
-    def j(self) -> float:
-        return float(np.mean([j for j, _ in self.per_object.values()]))
-
-    @property
-    def f(self) -> float:
-        return float(np.mean([f for _, f in self.per_object.values()]))
-
-    @property
-    def jf(self) -> float:
-        return (self.j + self.f) / 2
 
 
 def run(args: argparse.Namespace) -> int:
     """Check, load, segment, score, print."""
     start = time.perf_counter()
-    size = engine_config(args).size
+    config = engine_config(args)
+    size = config.size
     sample = find_sample(sample_dir())
     check_output(args.out)
-    predictor = load_predictor(args.weights, args.device, size)
+    predictor = load_predictor(args.weights, args.device, size, config.precision)
 
     source = open_frames(sample.video)
     first = read_mask(sample.first_mask)
@@ -165,7 +145,9 @@ def check_output(out: Path) -> None:
         raise OutputError(f"{out / MASKS_DIR} is a file; remove it or choose another --out")
 
 
-def load_predictor(weights: str, device: str, size: int | None = None) -> VideoPredictor:
+def load_predictor(
+    weights: str, device: str, size: int | None = None, precision: str = "fp32"
+) -> VideoPredictor:
     """The predictor at shorter side `size` (None: the clip's native size); a missing bundled
     model is a WeightsError that says how to run the demo anyway."""
     import torch
@@ -181,7 +163,7 @@ def load_predictor(weights: str, device: str, size: int | None = None) -> VideoP
             "the demo with an untrained network"
         )
     torch.manual_seed(0)  # random:<variant> networks come from the global seed: same demo
-    return VideoPredictor.from_weights(weights, device=device, size=size)
+    return VideoPredictor.from_weights(weights, device=device, size=size, precision=precision)
 
 
 # ----------------------------------------------------------------------------- work
@@ -220,19 +202,6 @@ def segment(
                 sheet.append((out.index, shaded))
             bar.update(1)
     return predictions, sheet, time.perf_counter() - start
-
-
-def score(gt: np.ndarray, pred: np.ndarray, object_ids: list[int]) -> Scores:
-    """DAVIS J and F means per object over frames 1..T-2 (all frames when fewer than 3)."""
-    if gt.shape != pred.shape:
-        raise InputError(f"ground truth {gt.shape} and masks {pred.shape} differ in shape")
-    if len(gt) >= 3:
-        gt, pred = gt[1:-1], pred[1:-1]
-    per_object = {}
-    for k in object_ids:
-        j, f = object_jf(gt, pred, k)
-        per_object[k] = (statistics(j)[0], statistics(f)[0])
-    return Scores(per_object)
 
 
 def write_sheet(staging: Path, sheet_images: list[tuple[int, np.ndarray]]) -> None:

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from gsfm.arguments import Number
 from gsfm.data.datasets import EVALUATED, dataset_spec
 from gsfm.errors import InputError
 from gsfm.evaluation.davis import default_workers, evaluate_davis
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=Number(int, minimum=1),
         default=None,
         help="processes scoring sequences in parallel; the numbers do not depend on it "
         "(default: the cores available)",
@@ -64,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
             "DAVIS evaluation server (CodaLab) instead"
         )
     workers = default_workers() if args.workers is None else args.workers
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
     root = args.root if args.root is not None else spec.default_root(args.split)
     if not root.is_dir():
         raise InputError(

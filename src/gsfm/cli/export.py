@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gsfm.errors import InputError
+from gsfm.arguments import Number
 from gsfm.export.defaults import (
     CHECK_FRAMES,
     DEFAULT_OPSET,
@@ -22,6 +22,8 @@ from gsfm.export.defaults import (
     PRECISION_NAMES,
 )
 from gsfm.extras import require
+from gsfm.outputs import check_apart
+from gsfm.ownership import claimed
 
 if TYPE_CHECKING:
     from gsfm.model.network import GSFM
@@ -53,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="onnx", help="(default: onnx)")
     p.add_argument(
         "--opset",
-        type=int,
+        type=Number(int),  # its range: export_onnx (the Python API checks it too)
         default=DEFAULT_OPSET,
         metavar="N",
         help=f"ONNX opset, at least {MIN_OPSET} (default: {DEFAULT_OPSET})",
@@ -80,7 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--check-frames",
-        type=int,
+        type=Number(int, minimum=2),
         default=CHECK_FRAMES,
         metavar="N",
         help=f"frames of the sample clip for --check (default: {CHECK_FRAMES})",
@@ -101,16 +103,17 @@ def run(args: argparse.Namespace) -> int:
     require("onnx", "gsfm export")
     from gsfm.export.onnx_export import check_out, export_onnx
 
-    if args.check_frames < 2:
-        raise InputError(f"--check-frames must be at least 2, got {args.check_frames}")
-    check_out(args.out, args.overwrite)
+    weights = Path(str(args.weights))
+    check_apart([("--out", args.out)], [("weights file", weights if weights.is_file() else None)])
+    check_out(args.out, args.overwrite)  # before the network loads; again under the claim
 
     from gsfm.model.weights import load_network
 
-    network, info = load_network(args.weights, "cpu")
-    manifest = export_onnx(
-        network, info, args.out, args.opset, args.precision, args.overwrite, args.fft
-    )
+    with claimed(args.out, what="--out"):  # one export per --out
+        network, info = load_network(args.weights, "cpu")
+        manifest = export_onnx(
+            network, info, args.out, args.opset, args.precision, args.overwrite, args.fft
+        )
     total = sum(e.bytes for e in manifest.graphs.values())
     print(
         f"exported {manifest.variant} ({info.source}) to {args.out}: "

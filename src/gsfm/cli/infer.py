@@ -25,6 +25,7 @@ from gsfm.cli.options import (
     build_predictor,
     check_backend,
     engine_config,
+    weights_digest,
 )
 from gsfm.data.datasets import DATASETS, dataset_spec
 from gsfm.errors import InputError
@@ -142,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         "resize": config.resize,
         "reaggregate_on_join": config.reaggregate_on_join,
         **backend_settings(args),
+        # what the weights hold, not only where: a resume with other weights is refused
+        "weights_sha256": weights_digest(args),
         # recorded only when not the original's (earlier runs' settings stay comparable)
         **({"memory": config.memory} if config.memory != "plain" else {}),
         **({"presence": True} if config.presence else {}),
@@ -167,16 +170,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def input_folders(videos: list[VideoSample]) -> list[tuple[str, Path]]:
-    """The folders a run reads: each video's frames (or video file) and annotations."""
-    folders = {
-        p.parent
-        for v in videos
-        for p in [
-            *v.frames[:1],
-            *([v.source.path] if v.source is not None else []),
-            *list(v.masks.values())[:1],
-        ]
-    }
+    """The folders a run reads: each video's frames (or video file) and annotations, and the
+    folders holding the videos' own folders (JPEGImages/, Annotations/, masks/: a results
+    folder there would be read as one more video by the next run)."""
+    folders = set()
+    for v in videos:
+        source = [v.source.path] if v.source is not None else []
+        for p in [*v.frames[:1], *source, *list(v.masks.values())[:1]]:
+            folders.add(p.parent)
+            if p.parent.name == v.name:  # <videos folder>/<video>/<frame>
+                folders.add(p.parent.parent)
     return [("dataset folder", folder) for folder in sorted(folders)]
 
 

@@ -10,7 +10,8 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gsfm.errors import InputError, OptionError
+from gsfm.arguments import Number
+from gsfm.errors import InputError, OptionError, WeightsError
 from gsfm.export.manifest import read_manifest
 from gsfm.extras import require
 from gsfm.inference.config import (
@@ -29,17 +30,21 @@ if TYPE_CHECKING:
     from gsfm.inference.predictor import VideoPredictor
 
 
-# `add_engine_options(p, names, **AUTO_CAP)`: --max-memory-frames and --memory whose defaults
-# (None) follow the run's length (`inference.config.long_input_options`), for segment and
-# serve; with `add_presence_option` for --presence.
-AUTO_CAP: dict[str, dict[str, Any]] = {
-    "defaults": {"max_memory_frames": None, "memory": None},
+# `add_engine_options(p, names, **INTERACTIVE)`: the defaults of the verbs that segment a
+# user's video (segment, serve): --max-memory-frames and --memory whose defaults (None) follow
+# the run's length (`inference.config.long_input_options`; with `add_presence_option` for
+# --presence), and --precision auto (the networks in bf16 on a CPU with native bf16,
+# `inference.device.stage_precisions`). The dataset runs (infer) keep the paper's settings.
+INTERACTIVE: dict[str, dict[str, Any]] = {
+    "defaults": {"max_memory_frames": None, "memory": None, "precision": "auto"},
     "helps": {
         "max_memory_frames": "cap the memory at N frames; 0 = unbounded (default: unbounded, "
         f"or {LONG_INPUT_CAP} for runs over {LONG_INPUT_FRAMES} frames)",
         "memory": "plain: every memory frame, or the most recent within the cap (the "
         "original's); long-term: given masks, recent frames and prototypes kept by use, within "
         f"the cap (default: long-term for runs over {LONG_INPUT_FRAMES} frames, else plain)",
+        "precision": "auto = the networks in bf16 on a CPU with native bf16 (AVX-512-BF16 or "
+        "AMX), fp32 elsewhere; the memory read is fp32 always (default: auto)",
     },
 }
 PRESENCE_CHOICES = {"auto": None, "on": True, "off": False}
@@ -99,7 +104,7 @@ def add_engine_options(
             text = f"{text} (default: {shown})".lstrip()
         p.add_argument(
             flag(name),
-            type=str if choices else int,
+            type=str if choices else Number(int),  # ranges: EngineConfig
             choices=choices,
             default=default,
             help=text,
@@ -110,7 +115,7 @@ def engine_config(args: argparse.Namespace, **values: Any) -> EngineConfig:
     """The EngineConfig of the parsed engine options (a flag's 0 -> None where it stands for
     None), `values` replacing them; an out-of-range value is a one-line error about its flag."""
     given = {name: getattr(args, name) for name in _ENGINE_FIELDS if hasattr(args, name)}
-    # a flag left to follow the run (None, e.g. --memory under AUTO_CAP) is the field's
+    # a flag left to follow the run (None, e.g. --memory under INTERACTIVE) is the field's
     # default until the run decides (`run_options`)
     given = {k: v for k, v in given.items() if v is not None or _ENGINE_FIELDS[k].default is None}
     for name, value in given.items():
@@ -170,6 +175,27 @@ def backend_settings(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "backend", "torch") == "torch":
         return {}
     return {"backend": args.backend, "onnx": str(args.onnx)}
+
+
+def weights_digest(args: argparse.Namespace) -> str | None:
+    """The sha256 of what the run's network is loaded from: the --weights file (a bundled
+    name's file), or the --onnx folder's manifest once its graphs match it; None for
+    `random:` weights. A path names a file, this names its content."""
+    from gsfm.digest import sha256_file
+
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        from gsfm.export.manifest import folder_digest
+
+        return folder_digest(args.onnx)
+    from gsfm.model.weights import weights_file
+
+    path = weights_file(args.weights)  # WeightsError: missing
+    if path is None:
+        return None
+    try:
+        return sha256_file(path)
+    except OSError as err:
+        raise WeightsError(f"cannot read weights file {path}: {err.strerror or err}") from None
 
 
 def build_predictor(args: argparse.Namespace, **options: Any) -> VideoPredictor:

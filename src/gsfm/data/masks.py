@@ -124,7 +124,7 @@ def read_labels(
             if grey:
                 labels = np.array(img.convert("L"))
             elif img.mode in ("P", "L") or (indexed_only and not binary):
-                labels = np.array(img)
+                labels = _integer_ids(np.array(img), img.mode, path, what)
             elif binary:
                 labels = np.array(img.convert("L"))
             else:  # a colour annotation: one id per colour
@@ -144,6 +144,25 @@ def read_labels(
     if binary:
         return (labels > 0).astype(np.uint8)
     return labels if indexed_only or grey else labels.astype(np.uint8)
+
+
+def _integer_ids(labels: np.ndarray, mode: str, path: Path, what: str) -> np.ndarray:
+    """The pixel values of an indexed read as 8-bit object ids: a float image (mode F) holds
+    no ids, and 16/32-bit values are kept only when they fit in 0..255."""
+    if labels.dtype.kind not in "biu":
+        raise InputError(
+            f"{what}: {path} holds {labels.dtype} pixels (mode {mode}), not object ids; save "
+            "masks as palette ('P') PNGs whose pixel values are object ids"
+        )
+    if labels.dtype != np.uint8 and labels.ndim == 2 and labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high > 255:
+            raise InputError(
+                f"{what}: {path} is a {mode} image with values {low}..{high}, not object ids "
+                "0..255; save masks as 8-bit palette ('P') PNGs whose pixel values are object ids"
+            )
+        labels = labels.astype(np.uint8)
+    return labels
 
 
 def annotation_palette(path: str | os.PathLike[str]) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 `open_frames` checks what it can up front (the file opens and its first frame decodes; a
 folder's frames all have readable headers of one size) so a bad input fails before any work,
-then yields frames lazily: a long video is never held in memory. Videos are decoded with PyAV
+then yields frames lazily: a long video is never held in memory. A video's frames are counted
+from its packets, never taken from its header: a header may claim 2**31 frames for a file of
+five (the count is a hint, never an allocation size), and more than `MAX_VIDEO_FRAMES` is
+refused in one line. Videos are decoded with PyAV
 and turned upright by their rotation metadata, and image frames by their EXIF orientation, as
 players and viewers show them (so a mask drawn on the shown frame fits). `VideoWriter` writes to a
 temporary name and renames on success, so an interrupted run leaves no half-written video.
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FOLDER_FPS = 24.0
+MAX_VIDEO_FRAMES = 1_000_000  # 9 hours at 30 frames/s; one name per frame is kept in memory
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -184,7 +188,7 @@ class VideoFileFrames(FrameSource):
                     )
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-                count = stream.frames
+                announced = stream.frames  # the header's word: a hint, checked below
                 first = next(iter(container.decode(stream)), None)
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(f"cannot read video {path}: {_reason(err)}") from err
@@ -197,17 +201,44 @@ class VideoFileFrames(FrameSource):
             self.fps = FOLDER_FPS
         height, width = _upright(first).shape[:2]
         self.size = (int(height), int(width))
-        self.count = count if count > 0 else self._count()
+        self.count = self._count(announced)
         self.names = [f"{i:05d}" for i in range(self.count)]
 
-    def _count(self) -> int:
-        """Frames of a file whose header does not say: count the packets (no decoding)."""
+    def _count(self, announced: int) -> int:
+        """The frames the file holds, counted from its packets (no decoding; one pass over
+        the file at the speed of reading it). `announced` (the header's count, 0 when it
+        does not say) only tells a truncated file from a whole one."""
+        counted, cut = 0, False
         try:
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
-                return sum(1 for p in container.demux(stream) if p.size > 0)
+                for packet in container.demux(stream):
+                    if packet.size <= 0 or packet.is_discard:
+                        continue
+                    counted += 1
+                    cut = packet.is_corrupt  # the last packet cut short: the file ends early
+                    if counted > MAX_VIDEO_FRAMES:
+                        raise InputError(
+                            f"video {self.path} has more than {MAX_VIDEO_FRAMES:,} frames, more "
+                            "than gsfm reads from one video; cut it into parts (e.g. ffmpeg -i "
+                            "IN -ss START -t SECONDS OUT.mp4)"
+                        )
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(f"cannot read video {self.path}: {_reason(err)}") from err
+        if 0 < counted < announced:
+            if cut:
+                raise InputError(
+                    f"video {self.path} ends after {counted} of its {announced} frames; the file "
+                    "is truncated or damaged (re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)"
+                )
+            log.warning(
+                "video %s says it has %d frames but holds %d; reading those %d",
+                self.path,
+                announced,
+                counted,
+                counted,
+            )
+        return counted
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         index = 0

@@ -21,14 +21,17 @@ from pathlib import Path
 import torch
 
 import gsfm
+from gsfm.digest import sha256_file
 from gsfm.errors import OutputError, WeightsError
 from gsfm.export.defaults import DEFAULT_OPSET, FFT_FORMS, MIN_OPSET
 from gsfm.export.dft import use_matmul_dft
 from gsfm.export.graphs import GRAPHS, GraphSpec, dynamic_shapes, example_inputs, graph_specs
-from gsfm.export.manifest import MANIFEST_NAME, GraphEntry, Manifest, sha256_file, write_manifest
+from gsfm.export.manifest import MANIFEST_NAME, GraphEntry, Manifest, write_manifest
 from gsfm.extras import require
 from gsfm.model.network import GSFM
 from gsfm.model.weights import WeightsInfo
+from gsfm.outputs import check_creatable
+from gsfm.ownership import lock_names
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +41,18 @@ CHATTY_LOGGERS = ("onnx_ir", "onnxscript", "torch.onnx", "torch.export", "torch.
 
 
 def check_out(out: Path, overwrite: bool) -> None:
-    """--out must be new, empty, or (with --overwrite) an earlier export folder."""
+    """--out must be new, empty, or (with --overwrite) an earlier export folder, and
+    writable: the folder it goes in can be made and written (as `gsfm segment` checks)."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(p.name not in lock_names() for p in out.iterdir()) and not overwrite:
         raise OutputError(
             f"output folder {out} is not empty; pass --overwrite to replace an earlier export, "
             "or choose another --out"
         )
+    check_creatable(out, "--out")  # the staging folder goes beside it
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out} is not writable: no write permission in it")
 
 
 def export_onnx(
@@ -78,8 +85,11 @@ def export_onnx(
         use_matmul_dft(net)
     specs = graph_specs(net)
     parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as err:
+        raise OutputError(f"cannot write into {parent}: {err.strerror or err}") from None
     try:
         entries, opsets = {}, set()
         for spec in specs:

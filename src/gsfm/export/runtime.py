@@ -181,7 +181,9 @@ def onnx_predictor(folder: str | Path, device: str = "cpu", **options: Any) -> V
     the graphs run on the providers `choose_providers(device)` picks.
     """
     precision = options.get("precision", "fp32")
-    if precision != "fp32":
+    if precision == "auto":  # the export's own precision is what runs
+        options = {**options, "precision": "fp32"}
+    elif precision != "fp32":
         raise InputError(
             f"--precision {precision} applies to the torch backend; an ONNX export's precision "
             "is fixed when exporting (gsfm export --precision)"

@@ -1,12 +1,14 @@
 """Will a run fit in memory? Checked before anything is allocated.
 
-The largest tensor of inference is the memory-read affinity: one score per (query position,
-memory position) at stride 16, i.e. (h/16 * w/16)^2 * M values for M memory frames. It grows
-with the fourth power of `--size`: at --size 4096 on a 16:9 video one memory frame alone needs
-~54 GB. That product is a lower bound of what the run needs (weights and activations come on
-top), so refusing a run whose bound exceeds the free memory never refuses a run that could
-have finished; it turns an out-of-memory crash half-way (or a machine thrashing) into one line
-before the start.
+What grows with `--size` and the memory is the memory read: the memory keys (Ck = 64 fp32
+values and their squared norm per memory position, at stride 16: h/16 * w/16 positions per
+memory frame) and the affinity the read computes, one score per (query position, memory
+position), a block of queries at a time (`gsfm.model.readout.affinity_rows`: up to 32 MiB, or
+one query's row when a row alone is larger). Both grow with the square of `--size` and with the
+memory: at --size 4096 on a 16:9 video one memory frame holds 116,736 positions. Their sum is a
+lower bound of what the run needs (values, weights and activations come on top), so refusing a
+run whose bound exceeds the free memory never refuses a run that could have finished; it turns
+an out-of-memory crash half-way (or a machine thrashing) into one line before the start.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import torch
 from gsfm.errors import InputError
 from gsfm.inference.engine import network_size
 from gsfm.model.image import STRIDE
+from gsfm.model.readout import affinity_rows
 
 log = logging.getLogger(__name__)
 
 AFFINITY_BYTES = 4  # the engine computes the affinity in fp32 even under autocast
+KEY_DIM = 64  # memory key channels of both variants (ModelConfig.key_dim)
 
 
 def memory_frames(frames: int, mem_every: int, cap: int | None) -> int:
@@ -36,10 +40,22 @@ def memory_frames(frames: int, mem_every: int, cap: int | None) -> int:
 
 
 def attention_bytes(height: int, width: int, size: int | None, memory: int) -> int:
-    """Bytes of the affinity for one frame read against `memory` memory frames."""
+    """Bytes of the largest affinity block of one frame's read against `memory` memory
+    frames (the engine's block of queries, `affinity_rows`)."""
+    positions = key_positions(height, width, size)
+    return affinity_rows(positions, positions * memory) * positions * memory * AFFINITY_BYTES
+
+
+def read_bytes(height: int, width: int, size: int | None, memory: int) -> int:
+    """Bytes of the memory read of one frame: the memory keys and the affinity block."""
+    keys = key_positions(height, width, size) * memory * (KEY_DIM + 1) * AFFINITY_BYTES
+    return keys + attention_bytes(height, width, size, memory)
+
+
+def key_positions(height: int, width: int, size: int | None) -> int:
+    """Positions of a key map (stride 16) of a frame at the network's size."""
     h, w = network_size(height, width, size)
-    positions = math.ceil(h / STRIDE) * math.ceil(w / STRIDE)
-    return positions * positions * memory * AFFINITY_BYTES
+    return math.ceil(h / STRIDE) * math.ceil(w / STRIDE)
 
 
 def free_bytes(device: str) -> int | None:
@@ -79,14 +95,19 @@ def check_memory(
     of `device` (`free` overrides the measured amount)."""
     height, width = frame_size
     memory = memory_frames(frames, mem_every, cap)
-    need = attention_bytes(height, width, size, memory)
+    need = read_bytes(height, width, size, memory)
     have = free_bytes(device) if free is None else free
     if have is None or need <= have:
         return
     h, w = network_size(height, width, size)
     shown = "native size" if size is None else f"--size {size}"
     raise InputError(
-        f"{shown} would need at least {need / 2**30:.1f} GiB on {device} for the memory read "
+        f"{shown} would need at least {amount(need)} on {device} for the memory read "
         f"alone ({w}x{h} network input, {memory} memory frame{'s' * (memory != 1)}), more than "
-        f"the {have / 2**30:.1f} GiB free; use a smaller --size or --max-memory-frames"
+        f"the {amount(have)} free; use a smaller --size or --max-memory-frames"
     )
+
+
+def amount(size: int) -> str:
+    """Bytes for a message: GiB with one decimal, or whole MiB below 1 GiB."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"

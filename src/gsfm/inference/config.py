@@ -16,7 +16,9 @@ from gsfm.errors import InputError, OptionError
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
+# "auto": bf16 for the networks where the device computes bf16 natively, fp32 elsewhere
+# (gsfm.inference.device)
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 # Beyond this shorter side the memory read alone needs tens of GB (gsfm.inference.budget);
 # larger values are typos (--size 100000 tried to allocate 216 GB).
 MAX_SIZE = 4096
@@ -38,7 +40,10 @@ class EngineConfig:
     - max_memory_frames: cap on the memory (None = unbounded, as in the benchmarks).
     - size: the network sees frames whose shorter side is `size` pixels (None = native);
       the paper runs at 480p and resizes masks back to the input size.
-    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only).
+    - precision: fp32, or bf16/fp16 autocast (fp16 on CUDA only), or "auto": the networks in
+      bf16 on a CPU with native bf16 (AVX-512-BF16 or AMX), fp32 elsewhere; the memory and its
+      read stay fp32 in every case (`gsfm.inference.device.stage_precisions`). `gsfm segment`,
+      `gsfm serve` and `gsfm demo` default to "auto", the Python API and `gsfm infer` to fp32.
     - resize: how frames and given masks are resized to `size` (gsfm.inference.resize):
       "antialias" (default) or "original" (the original's YouTube-VOS loader).
     - reaggregate_on_join: on a frame where objects join while others are tracked, aggregate

@@ -9,6 +9,7 @@ parsing here: callers hand in tensors and get probabilities back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from gsfm.errors import InputError
 from gsfm.inference.config import LONG_TERM, EngineConfig
-from gsfm.inference.device import autocast_context, check_precision, resolve_device
+from gsfm.inference.device import autocast_context, resolve_device, stage_precisions
 from gsfm.inference.longterm import LongTermMemory
 from gsfm.inference.memory import MemoryBank
 from gsfm.inference.presence import PresenceTest
@@ -28,7 +29,13 @@ from gsfm.inference.stages import stage
 from gsfm.model.aggregate import soft_aggregate
 from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
-from gsfm.model.readout import query_affinity, readout_maps, top_k_readout
+from gsfm.model.readout import (
+    Workspace,
+    query_affinity,
+    read_memory,
+    readout_maps,
+    top_k_readout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,8 @@ class InferenceEngine:
         if device is None:
             device = next(network.parameters()).device
         self.device = resolve_device(device)
-        check_precision(self.config.precision, self.device)
+        # per network stage: fp32, bf16 or fp16 (precision "auto" differs by stage and CPU)
+        self.precisions = stage_precisions(self.config.precision, self.device)
         self.network = network.to(self.device).eval()
         cfg = self.config
         # The long-term memory and the presence test (long videos) are options; the default
@@ -65,6 +73,7 @@ class InferenceEngine:
             else MemoryBank(cfg.max_memory_frames)
         )
         self.presence = PresenceTest() if cfg.presence else None
+        self._workspace = Workspace()  # the memory read's affinity blocks, reused frame to frame
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -121,8 +130,7 @@ class InferenceEngine:
 
     def labels(self, prob: Tensor) -> Tensor:
         """Probabilities [N+1, H, W] -> label map [H, W] (int64) of the caller's object ids."""
-        lut = torch.tensor([0, *self.object_ids], device=prob.device, dtype=torch.long)
-        return lut[prob.argmax(dim=0)]
+        return channel_argmax(prob, [0, *self.object_ids])
 
     # ------------------------------------------------------------------ core
 
@@ -136,8 +144,8 @@ class InferenceEngine:
         """Normalised padded frame [1, 3, Hp, Wp] (+ given ids and probabilities [K, Hp, Wp])
         -> aggregated probabilities [N+1, Hp, Wp] float32. Works at the network's size."""
         cfg = self.config
-        with torch.inference_mode(), autocast_context(self.device, cfg.precision):
-            with stage("encode_key"):
+        with torch.inference_mode():
+            with stage("encode_key"), self._autocast("encode_key"):
                 features = self.network.encode_key(x)
             if self.object_ids and self.bank.num_frames:
                 probs = self._predict(features)
@@ -159,14 +167,21 @@ class InferenceEngine:
             # have no memory otherwise.
             if given is not None or (due and not last_frame):
                 with stage("encode_value"):
-                    values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                    with self._autocast("encode_value"):
+                        values = self.network.encode_value(x, features.f16, prob[None, 1:])
+                    # stored in fp32 whatever the stage's precision: the readout sums K of them
+                    key, values = features.key.float(), values.float()
                     if self.long_term:
-                        small = F.adaptive_avg_pool2d(prob[1:], features.key.shape[-2:])
-                        self.bank.add(features.key, values, t, given is not None, masks=small)
+                        small = F.adaptive_avg_pool2d(prob[1:], key.shape[-2:])
+                        self.bank.add(key, values, t, given is not None, masks=small)
                     else:
-                        self.bank.add(features.key, values, t, permanent=given is not None)
+                        self.bank.add(key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
+
+    def _autocast(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """The autocast context of network stage `name` (see `stage_precisions`)."""
+        return autocast_context(self.device, self.precisions[name])
 
     def _predict(self, features: KeyFeatures) -> Tensor:
         """Read the memory for every object and decode them in one batch -> sigmoid [N, H, W].
@@ -176,25 +191,48 @@ class InferenceEngine:
         frame on, as the original's per-object memories do (see gsfm.inference.memory).
         """
         with stage("read_memory"):
-            keys, values = self.bank.keys(), self.bank.values_by_position()
-            h, w = keys.shape[-2:]
+            values = self.bank.values_by_position()
+            h, w = features.key.shape[-2:]
+            cohorts = [
+                (start, stop, self.bank.valid_slots(first).repeat_interleave(h * w))
+                for start, stop, first in self._cohorts()
+            ]
             # Affinity in fp32 even under autocast: squared distances of 64-d keys lose too much
             # in bf16 for a top-k selection.
             with torch.autocast(device_type=self.device.type, enabled=False):
-                affinity = query_affinity(keys.float(), features.key.float())
                 if self.long_term:
+                    # The long-term memory is bounded: one whole affinity, which its usage
+                    # counts and the presence test read as well.
+                    affinity = query_affinity(self.bank.keys(), features.key.float())
                     self.bank.record_reads(affinity)
-            readouts = []
-            for start, stop, first in self._cohorts():
-                valid = self.bank.valid_slots(first).repeat_interleave(h * w)
-                out = top_k_readout(affinity, values[:, :, start:stop], self.config.top_k, valid)
-                readouts.append(readout_maps(out, stop - start, h, w))
-            readout = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
-        with stage("decode"):
+                    outs = [
+                        top_k_readout(affinity, values, self.config.top_k, valid)
+                        for _, _, valid in cohorts
+                    ]
+                    cv = values.shape[-1]
+                    outs = [
+                        o if stop - start == values.shape[2] else o[..., start * cv : stop * cv]
+                        for o, (start, stop, _) in zip(outs, cohorts)
+                    ]
+                else:
+                    outs = read_memory(
+                        self.bank.keys_with_norms(),
+                        features.key,
+                        values,
+                        cohorts,
+                        self.config.top_k,
+                        self._workspace,
+                    )
+            maps = [
+                readout_maps(out, stop - start, h, w)
+                for out, (start, stop, _) in zip(outs, cohorts)
+            ]
+            readout = maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)
+        with stage("decode"), self._autocast("decode"):
             logits, _ = self.network.decode(readout, features.value, features.f8, features.f4)
             probs = torch.sigmoid(logits.float())[0]
-            if self.presence is not None:
-                probs = self.presence.gate(probs, affinity, features.key, self.bank)
+        if self.presence is not None:
+            probs = self.presence.gate(probs, affinity, features.key.float(), self.bank)
         return probs
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
@@ -300,3 +338,16 @@ class InferenceEngine:
         if tuple(prob.shape[-2:]) != size:
             prob = F.interpolate(prob[None], size=size, mode="bilinear", align_corners=False)[0]
         return prob
+
+
+def channel_argmax(prob: Tensor, ids: list[int]) -> Tensor:
+    """[C, H, W] -> [H, W] int64: ids[argmax over the channels], the first channel on ties
+    (as `argmax(dim=0)`, which reduces across the strided channel axis and took 45 ms for
+    two channels at 640x480, against a few ms for these C - 1 elementwise passes)."""
+    best = prob[0]
+    labels = torch.full(prob.shape[1:], ids[0], dtype=torch.long, device=prob.device)
+    for channel in range(1, prob.shape[0]):
+        better = prob[channel] > best
+        best = torch.where(better, prob[channel], best)
+        labels.masked_fill_(better, ids[channel])
+    return labels

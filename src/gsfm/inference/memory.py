@@ -1,12 +1,13 @@
 """The memory bank: keys and values of the memory frames, preallocated and capped.
 
-Layout: keys [B, Ck, T, h, w]; values are stored position-major, [B, T, h, w, N, Cv], so
-that the top-k readout can gather the memory positions a query selects as contiguous rows
-(`values_by_position`). Storage is allocated in chunks whose capacity grows geometrically,
-and every write goes in place into a free slot, so a long video costs O(log T)
-reallocations instead of a `torch.cat` of the whole bank per memory frame. The views
-returned by `keys()` and `values_by_position()` are slices of that storage (no
-copy).
+Layout: keys [B, Ck + 1, T, h, w], each key followed by its squared norm (computed once, when
+the frame is written; `keys_with_norms` is what the readout multiplies,
+`gsfm.model.readout.with_squared_norms`); values are stored position-major, [B, T, h, w, N,
+Cv], so that the top-k readout can gather the memory positions a query selects as contiguous
+rows (`values_by_position`). Both are stored in fp32. Storage is allocated in chunks whose
+capacity grows geometrically, and every write goes in place into a free slot, so a long video
+costs O(log T) reallocations instead of a `torch.cat` of the whole bank per memory frame. The
+views returned by `keys()` and `values_by_position()` are slices of that storage (no copy).
 
 Slots are not kept in time order: attention over the memory is a softmax over a set, so an
 evicted slot is simply overwritten by the next entry. Each slot records its frame index, which
@@ -16,9 +17,9 @@ first mask on (see `valid_slots`).
 Objects joining later (YouTube-VOS style) get a new value channel filled with zeros for the
 frames already stored. Those zeros are never read: the engine masks every slot older than the
 object's first frame out of that object's attention, which is what the original's per-object
-memory banks compute (an object's memory starts at its own first mask). Zero values without
-the mask would instead dilute the new object's readout by the attention mass spent on frames
-it was never encoded in.
+memory banks compute (an object's memory starts at its own first mask). Zero values without the
+mask would instead dilute the new object's readout by the attention mass spent on frames it was
+never encoded in.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import math
 
 import torch
 from torch import Tensor
+
+from gsfm.model.readout import squared_norms
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,10 @@ class MemoryBank:
 
     def keys(self) -> Tensor:
         """[B, Ck, T, h, w] view of the used slots."""
+        return self.keys_with_norms()[:, :-1]
+
+    def keys_with_norms(self) -> Tensor:
+        """[B, Ck + 1, T, h, w] view of the used slots: keys, then |key|^2."""
         if self._keys is None:
             raise RuntimeError("the memory bank is empty")
         return self._keys[:, :, : self.num_frames]
@@ -141,7 +148,8 @@ class MemoryBank:
             )
         slot = self._free_slot()
         assert self._keys is not None and self._values is not None
-        self._keys[:, :, slot] = key
+        self._keys[:, :-1, slot] = key
+        self._keys[:, -1, slot] = squared_norms(key)
         self._values[:, slot] = values.permute(0, 3, 4, 1, 2)
         if slot == self.num_frames:
             self.times.append(time)
@@ -161,7 +169,7 @@ class MemoryBank:
     def _allocate(self, key: Tensor, values: Tensor, capacity: int) -> None:
         b, ck, h, w = key.shape
         _, n, cv = values.shape[:3]
-        self._keys = key.new_zeros(b, ck, capacity, h, w)
+        self._keys = key.new_zeros(b, ck + 1, capacity, h, w)
         self._values = values.new_zeros(b, capacity, h, w, n, cv)
 
     def _free_slot(self) -> int:

@@ -119,11 +119,25 @@ def check_output(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
         return
     changed = [k for k in sorted({*settings, *previous}) if settings.get(k) != previous.get(k)]
     if changed:
-        diff = ", ".join(f"{k} {previous.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+        diff = ", ".join(_change(k, previous, settings) for k in changed)
         raise OutputError(
             f"output folder {out} holds results of other settings ({diff}); pass --overwrite "
             "to redo them, or choose another --out"
         )
+
+
+def _change(key: str, before: dict[str, Any], now: dict[str, Any]) -> str:
+    """One setting's change, as the refusal says it (content hashes shortened and named)."""
+    if not key.endswith("sha256"):
+        return f"{key} {before.get(key)!r} -> {now.get(key)!r}"
+
+    def short(value: object) -> str:
+        return f"{value[:12]}..." if isinstance(value, str) else repr(value)
+
+    was = short(before[key]) if key in before else "not recorded"
+    return (
+        f"{key} {was} -> {short(now.get(key))}: the weights' content differs from the first run's"
+    )
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:

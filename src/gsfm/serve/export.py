@@ -36,14 +36,14 @@ def segment_command(session: Session, settings: dict[str, object]) -> str:
 
 
 def build_export(
-    session: Session, target: Path, settings: dict[str, object], with_overlay: bool
-) -> None:
-    """Write the export zip to `target` (work files beside it, removed afterwards)."""
+    session: Session, work: Path, settings: dict[str, object], with_overlay: bool
+) -> Path:
+    """Write the export zip into `work`, a folder of this export's own (its temporaries go
+    there too, so that exports running at once never share a file); the zip's path."""
     annotated = session.annotated()
     if not annotated:
         raise InputError("nothing to export yet: draw a mask and propagate it first")
-    work = target.parent / "export-work"
-    work.mkdir(parents=True, exist_ok=True)
+    target = work / "export.zip"
     blank = np.zeros(session.size, dtype=np.uint8)
     h, w = session.size
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -68,6 +68,4 @@ def build_export(
             zf.write(video, "overlay.mp4")
         script = "#!/bin/sh\n# INPUT: the video or frame folder this export came from\n"
         zf.writestr("segment.sh", script + segment_command(session, settings) + "\n")
-    for p in work.iterdir():
-        p.unlink()
-    work.rmdir()
+    return target

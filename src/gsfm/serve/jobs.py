@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsfm.errors import GSFMError
+from gsfm.serve.disk import disk_full, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,13 @@ class Job:
             state = "cancelled" if self.cancelled else "done"
         except GSFMError as err:
             self.error, state = str(err), "failed"
-        except Exception as err:  # a bug: keep serving, show it, log the traceback
-            log.exception("%s failed", self.kind)
-            self.error, state = f"{type(err).__name__}: {err}", "failed"
+        except Exception as err:
+            if is_disk_full(err):  # the user's to fix (free space), not a bug
+                log.warning("%s failed: %s", self.kind, err)
+                self.error, state = str(disk_full()), "failed"
+            else:  # a bug: keep serving, show it, log the traceback
+                log.exception("%s failed", self.kind)
+                self.error, state = f"{type(err).__name__}: {err}", "failed"
         with self._lock:
             self.finished = time.perf_counter()
             self.state = state

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,14 +21,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gsfm import ownership
 from gsfm.data.masks import DAVIS_PALETTE, write_palette_png
 from gsfm.data.video import FrameSource, read_frame
-from gsfm.errors import InputError
+from gsfm.errors import InputError, OutputError
+from gsfm.serve.disk import check_room
 from gsfm.serve.jobs import Job
 
 log = logging.getLogger(__name__)
 
 FRAMES, RESULTS, ANNOTATIONS = "frames", "results", "annotations"
+BASE_PREFIX = "gsfm-serve-"  # a server's folder of sessions, in the temp (or cache) folder
 
 
 class NotFoundError(LookupError):
@@ -158,10 +162,19 @@ class Session:
                         path.unlink()
 
     def check_idle(self) -> None:
-        """BusyError while the worker decodes the frames or propagates."""
-        if self.job is None or not self.job.running:
+        """BusyError while the worker decodes the frames or propagates; InputError, with the
+        decode's message, when the frames could not be decoded (nothing can be done then)."""
+        job = self.job
+        if job is None:
             return
-        if self.job.kind == "decode":
+        if job.kind == "decode" and job.state in ("failed", "cancelled"):
+            reason = job.error or "it was stopped"
+            raise InputError(
+                f"{self.title} could not be decoded ({reason}); open it again or another video"
+            )
+        if not job.running:
+            return
+        if job.kind == "decode":
             raise BusyError("the frames are still being decoded; wait for them first")
         raise BusyError("a propagation is running; wait for it or cancel it first")
 
@@ -206,13 +219,38 @@ def decode_into(source: FrameSource, folder: Path) -> Iterator[int]:
 
 
 class SessionStore:
-    """Every live session, in one temporary folder removed on exit; idle ones are reaped."""
+    """Every live session, in one temporary folder removed on exit; idle ones are reaped.
 
-    def __init__(self, base: Path, idle_seconds: float) -> None:
+    The folder is claimed like any output (`gsfm.ownership`), so the folders of servers that
+    were killed (SIGKILL, power-off) are told apart from live servers' and removed when the
+    next server starts (`create`). `reserved` holds the disk space promised to the decodes
+    still running (session id -> bytes), so that two uploads at once cannot both fit.
+    """
+
+    def __init__(
+        self, base: Path, idle_seconds: float, held: ownership.Claim | None = None
+    ) -> None:
         self.base = base
         self.idle_seconds = idle_seconds
         self.sessions: dict[str, Session] = {}
+        self.reserved: dict[str, int] = {}
         self.lock = threading.Lock()
+        self._claim = held
+
+    @classmethod
+    def create(cls, parent: Path | None, idle_seconds: float) -> SessionStore:
+        """A new, claimed folder of sessions under `parent` (default: the system temp folder),
+        once the folders that killed servers left there are removed."""
+        parent = Path(parent if parent is not None else tempfile.gettempdir())
+        remove_dead_servers(parent)
+        base = parent / f"{BASE_PREFIX}{secrets.token_hex(6)}"
+        held = ownership.claim(base, what="session folder")  # before the folder exists
+        try:
+            base.mkdir(mode=0o700)
+        except BaseException:
+            held.release()
+            raise
+        return cls(base, idle_seconds, held)
 
     def new_folder(self) -> tuple[str, Path]:
         sid = secrets.token_hex(8)
@@ -220,6 +258,17 @@ class SessionStore:
         for kind in (FRAMES, RESULTS, ANNOTATIONS):
             (folder / kind).mkdir(parents=True)
         return sid, folder
+
+    def reserve(self, sid: str, need: int, limit: int, what: str) -> None:
+        """Promise `need` bytes of disk to session `sid`'s decode, or DiskFullError (over
+        `limit`, or not free once the other running decodes' promises are kept)."""
+        with self.lock:
+            check_room(self.base, need, limit, sum(self.reserved.values()), what)
+            self.reserved[sid] = need
+
+    def unreserve(self, sid: str) -> None:
+        with self.lock:
+            self.reserved.pop(sid, None)
 
     def add(self, session: Session) -> None:
         with self.lock:
@@ -260,7 +309,29 @@ class SessionStore:
         return idle
 
     def close(self) -> None:
-        """Remove every session and the base folder (on server exit)."""
+        """Remove every session and the base folder (on server exit), then its claim."""
         for sid in list(self.sessions):
             self.remove(sid)
         shutil.rmtree(self.base, ignore_errors=True)
+        if self._claim is not None:
+            self._claim.release()
+
+
+def remove_dead_servers(parent: Path) -> list[Path]:
+    """Remove the session folders in `parent` whose server is gone (its claim is free), saying
+    so; live servers' folders (claimed) and folders without a claim are left alone."""
+    removed = []
+    pattern = f".{BASE_PREFIX}*{ownership.LOCK_SUFFIX}"
+    for lock in sorted(parent.glob(pattern)):
+        target = parent / lock.name[1 : -len(ownership.LOCK_SUFFIX)]
+        try:
+            held = ownership.claim(target, what="session folder")
+        except OutputError:
+            continue  # a live server's (or another user's)
+        with held:
+            if target.exists():
+                shutil.rmtree(target, ignore_errors=True)
+                removed.append(target)
+                by = held.previous.describe() if held.previous else "a server that was killed"
+                log.warning("removed %s, the session folder of %s", target, by)
+    return removed

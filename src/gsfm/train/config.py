@@ -10,6 +10,7 @@ compressed in time. Explicit milestones / warm-up values are kept as given.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -149,8 +150,32 @@ class TrainConfig:
     def validate(self) -> None:
         """One-line InputErrors for settings that cannot train."""
         checks = [
+            (self.iterations >= 1, f"--iterations must be at least 1, got {self.iterations}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (
+                math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+                f"--weight-decay must be at least 0, got {self.weight_decay}",
+            ),
+            (
+                math.isfinite(self.gamma) and self.gamma > 0,
+                f"--gamma must be positive, got {self.gamma}",
+            ),
+            (0 < self.top_p <= 1, f"--top-p must be in (0, 1], got {self.top_p}"),
+            (
+                math.isfinite(self.boundary_weight) and self.boundary_weight >= 0,
+                f"--boundary-weight must be at least 0, got {self.boundary_weight}",
+            ),
+            (self.start_warm >= 0, f"--start-warm must be at least 0, got {self.start_warm}"),
+            (
+                all(m >= 0 for m in self.milestones),
+                f"--milestones must be iterations >= 0, got {list(self.milestones)}",
+            ),
+            (self.num_frames >= 2, f"--num-frames must be at least 2, got {self.num_frames}"),
+            (self.davis_repeat >= 0, f"--davis-repeat must be at least 0, got {self.davis_repeat}"),
+            (self.seed >= 0, f"--seed must be at least 0, got {self.seed}"),
+            (self.log_every >= 1, f"--log-every must be at least 1, got {self.log_every}"),
+            (self.threads >= 0, f"--threads must be at least 0, got {self.threads}"),
             (
                 self.size >= 32 and self.size % 16 == 0,
                 f"--size must be a multiple of 16 and at least 32, got {self.size}",

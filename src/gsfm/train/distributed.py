@@ -79,8 +79,13 @@ def setup(device: str = "auto") -> DistContext:
     return DistContext(rank, world, local, dev)
 
 
-def cleanup(ctx: DistContext) -> None:
+def cleanup(ctx: DistContext, finished: bool = False) -> None:
+    """Leave the process group. After a `finished` run every rank first waits for the others:
+    a rank done early must not tear the group down under one still saving. A failed rank
+    does not wait (the others may never come; torchrun stops them)."""
     if ctx.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

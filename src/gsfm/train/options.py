@@ -15,6 +15,7 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gsfm.arguments import Number
 from gsfm.errors import InputError
 from gsfm.extras import require
 from gsfm.inference.config import DEVICES
@@ -95,6 +96,12 @@ FLAGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _typed(kind: Any) -> Any:
+    """The argparse type of a field type: numbers parse as `Number` (finite; the ranges are
+    `TrainConfig.validate`'s), anything else as itself."""
+    return Number(kind) if kind in (int, float) else kind
+
+
 def _flag_kwargs(name: str, kind: Any, default: Any) -> dict[str, Any]:
     """argparse keywords for a field of type `kind` (Optional unwrapped)."""
     extra = dict(FLAGS.get(name, {}))
@@ -111,9 +118,9 @@ def _flag_kwargs(name: str, kind: Any, default: Any) -> dict[str, Any]:
         if item is str:  # repeat the flag, one value each
             kw.update(action="append", type=str)
         else:  # one flag, several values
-            kw.update(nargs="+", type=item)
+            kw.update(nargs="+", type=_typed(item))
     else:
-        kw["type"] = kind
+        kw["type"] = _typed(kind)
     kw.setdefault("help", f"(default: {default})")
     kw.update(extra)
     return kw

@@ -469,9 +469,11 @@ def train(cfg: TrainConfig, resume: dict[str, Any] | None = None) -> Path:
     # slower; flushing them to zero changes nothing measurable in the result.
     torch.set_flush_denormal(True)
     ctx = distributed.setup(cfg.device)
+    finished = False
     try:
         trainer = Trainer(cfg, ctx, resume)
         trainer.run()
+        finished = True
         return trainer.run_dir
     finally:
-        distributed.cleanup(ctx)
+        distributed.cleanup(ctx, finished)  # barrier, then destroy (after a finished run)

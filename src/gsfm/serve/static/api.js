@@ -6,7 +6,6 @@ async function check(response) {
   try {
     const body = await response.json();
     if (body.error) text = body.error;
-    else if (body.detail) text = JSON.stringify(body.detail);
   } catch (_) { /* not JSON */ }
   throw new Error(text);
 }
@@ -22,6 +21,16 @@ export async function sendJSON(method, url, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return (await check(response)).json();
+}
+
+// POST a JSON body, answer the response's raw bytes (Uint8Array).
+export async function postForBytes(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return new Uint8Array(await (await check(response)).arrayBuffer());
 }
 
 export async function sendBytes(method, url, bytes) {

@@ -1,6 +1,7 @@
 // The gsfm serve page: open a video, browse, paint masks, propagate, correct, look, export.
-import { getJSON, sendJSON, sendBytes, upload, getMask } from "./api.js";
+import { getJSON, sendJSON, sendBytes, upload, getMask, postForBytes } from "./api.js";
 import { stroke, polygon, fill, History } from "./paint.js";
+import { BoxTools } from "./boxtools.js";
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
@@ -77,6 +78,7 @@ async function start(info) {
   state.history.reset();
   state.points = [];
   state.hidden.clear();
+  boxTools.forget();
   canvas.width = info.width;
   canvas.height = info.height;
   $("slider").max = info.frames - 1;
@@ -161,6 +163,7 @@ async function goTo(index) {
   if (token !== state.loadToken) return; // a later request won
   if (index !== state.index) { state.history.reset(); state.points = []; }
   state.index = index;
+  boxTools.frameShown(index);
   state.image = image;
   state.labels = labels ? labels.slice() : null;
   $("slider").value = index;
@@ -209,6 +212,7 @@ function render() {
     ctx.fillStyle = "#fff";
     for (const p of state.points) ctx.fillRect(p.x - 2, p.y - 2, 4, 4);
   }
+  boxTools.draw(ctx);
 }
 
 // ---------------------------------------------------------------- painting
@@ -243,7 +247,18 @@ async function save() {
   });
 }
 
+// Box / Add / Remove (boxtools.js): a mask from a box, corrected with strokes, by the server.
+const boxTools = new BoxTools({
+  canvas, state, api, imagePoint, editable, render, save, say, colourOf,
+  radius: () => brushRadius(),
+  post: postForBytes,
+});
+
 canvas.addEventListener("pointerdown", (event) => {
+  if (boxTools.handles(tool())) {
+    if (event.button === 0) boxTools.down(event, tool());
+    return;
+  }
   if (event.button !== 0 || !editable()) return;
   canvas.focus();
   const p = imagePoint(event);
@@ -271,6 +286,7 @@ canvas.addEventListener("pointerdown", (event) => {
 });
 
 canvas.addEventListener("pointermove", (event) => {
+  if (boxTools.move(event)) return;
   if (!state.painting) return;
   const p = imagePoint(event);
   const id = tool() === "eraser" ? 0 : state.active;
@@ -280,6 +296,7 @@ canvas.addEventListener("pointermove", (event) => {
 });
 
 function endStroke() {
+  if (boxTools.drag) { boxTools.up(); return; }
   if (!state.painting) return;
   state.painting = null;
   save();
@@ -304,6 +321,7 @@ function undoRedo(which) {
   if (!state.labels) return;
   const restored = which === "undo" ? state.history.undo(state.labels) : state.history.redo(state.labels);
   if (!restored) return;
+  boxTools.forgetStrokes();
   state.labels = restored;
   render();
   save();
@@ -466,7 +484,7 @@ $("cancel").onclick = () => guarded(async () => showProgress(await sendJSON("POS
 $("add-object").onclick = () => guarded(() => state.session ? addObject() : Promise.reject(new Error("open a video first")));
 $("undo").onclick = () => undoRedo("undo");
 $("redo").onclick = () => undoRedo("redo");
-$("clear").onclick = () => { if (editable()) { state.history.push(state.labels); state.labels.fill(0); render(); save(); } };
+$("clear").onclick = () => { if (editable()) { boxTools.forget(); state.history.push(state.labels); state.labels.fill(0); render(); save(); } };
 $("opacity").addEventListener("input", render);
 $("outline").addEventListener("change", render);
 document.querySelectorAll("input[name=tool]").forEach((r) => r.addEventListener("change", () => { state.points = []; render(); }));
@@ -474,7 +492,8 @@ $("import").addEventListener("change", () => guarded(async () => {
   const file = $("import").files[0];
   $("import").value = "";
   if (!file || !state.session) return;
-  refreshSession(await sendBytes("POST", api(`/annotations/${state.index}/import`), file));
+  const url = api(`/annotations/${state.index}/import?name=${encodeURIComponent(file.name)}`);
+  refreshSession(await sendBytes("POST", url, file));
   if (state.session.objects.length) state.active = state.active || state.session.objects[0].id;
   state.masks.delete(state.index);
   await goTo(state.index);
