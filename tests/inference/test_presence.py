@@ -156,3 +156,33 @@ def test_leaves_when_far_from_the_given_and_long_term_entries():
     assert Core([*warm, (10.0, 70.0)]).run()[-1] is False  # 3.5x the usual core distance
     assert Core([*warm, (10.0, 50.0)]).run()[-1] is True
     assert Core([*warm, (10.0, 70.0)], core=False).run()[-1] is True
+
+
+def test_leaves_when_the_region_spreads_over_the_frame():
+    """The decoder paints most of the frame (a cut, or the object gone) where the object
+    usually covers a few cells: absent, though the region matches the memory (d_obj as
+    usual); it comes back only as a region of an object's size."""
+
+    class Sizes(Scripted):
+        def run(self):
+            out = []
+            for size in self.script:
+                self.statistics = lambda *a, r=size: {  # type: ignore[method-assign]
+                    "region": [r],
+                    "obj_dist": [10.0],
+                    "bg_dist": [100.0],
+                    "novelty": [1.0],
+                    "core_dist": [math.nan],
+                    "cells": [100.0],
+                }
+                self.gate(torch.ones(1, 4, 4), None, None, None)
+                out.append(self.present[0])
+            return out
+
+    warm = [5.0, 6.0, 5.0]  # usual size: upper quartile 5.5 cells of 100
+    assert Sizes([*warm, 20.0]).run()[-1] is True  # 3.6x usual: grows, stays
+    assert Sizes([*warm, 20.0], grow=3.0, spread=0.1).run()[-1] is False
+    assert Sizes([*warm, 24.0]).run()[-1] is True  # 4.4x usual but under a quarter of the frame
+    assert Sizes([*warm, 30.0]).run()[-1] is False  # 5.5x usual and 30% of the frame
+    assert Sizes([*warm, 90.0, 90.0, 6.0]).run()[3:] == [False, False, True]
+    assert Sizes([*warm, 90.0], spread=1.0).run()[-1] is True

@@ -60,6 +60,8 @@ class PresenceSettings:
     novelty: float = 100.0
     min_cells: int = 2
     core: bool = True  # also leave when far from the given and long-term entries
+    grow: float = 4.0  # a region over `grow` times the object's usual size ...
+    spread: float = 0.25  # ... and over this share of the frame is not the object
     window: int = 15
     warmup: int = 3  # present frames measured before the test may act
 
@@ -69,6 +71,13 @@ class _ObjectState:
     present: bool = True
     usual: deque[float] = field(default_factory=deque)
     core: deque[float] = field(default_factory=deque)
+    sizes: deque[float] = field(default_factory=deque)
+
+    def usual_size(self, warmup: int) -> float | None:
+        """The upper quartile of the object's recent region sizes (cells)."""
+        if len(self.sizes) < warmup:
+            return None
+        return float(statistics.quantiles(self.sizes, n=4, method="inclusive")[2])
 
     def usual_core(self, warmup: int) -> float | None:
         """As `usual_distance`, for the distances to the given and long-term entries."""
@@ -102,7 +111,9 @@ class PresenceTest:
     def add_objects(self, count: int) -> None:
         window = self.settings.window
         self.objects += [
-            _ObjectState(usual=deque(maxlen=window), core=deque(maxlen=window))
+            _ObjectState(
+                usual=deque(maxlen=window), core=deque(maxlen=window), sizes=deque(maxlen=window)
+            )
             for _ in range(count)
         ]
 
@@ -134,21 +145,30 @@ class PresenceTest:
             judged = stats["region"][n] > 0 and math.isfinite(d_obj)
             usual = state.usual_distance(s.warmup)
             core_usual = state.usual_core(s.warmup)
+            size, usual_size = stats["region"][n], state.usual_size(s.warmup)
+            # the decoder spreads the object over much of the frame, far beyond its usual
+            # size: what a frame without it looks like (a cut, the object gone), not an object
+            spread = (
+                usual_size is not None
+                and size > s.grow * usual_size
+                and size >= s.spread * stats.get("cells", [math.inf])[0]
+            )
             if state.present and judged:
                 far = usual is not None and d_obj > max(s.leave * usual, s.ratio_out * d_other)
                 if s.core and core_usual is not None and math.isfinite(d_core):
                     far = far or d_core > max(s.leave * core_usual, s.ratio_out * d_other)
                 # one cell is little to go on (an object half hidden): only in a new scene
-                enough = stats["region"][n] >= s.min_cells or not familiar
-                if far and enough:
+                enough = size >= s.min_cells or not familiar
+                if (far and enough) or spread:
                     state.present = False
                 else:
                     state.usual.append(d_obj)
+                    state.sizes.append(size)
                     if math.isfinite(d_core):
                         state.core.append(d_core)
             elif judged:
                 back = d_obj < s.ratio_in * d_other and (usual is None or d_obj < s.cap * usual)
-                state.present = back and familiar
+                state.present = back and familiar and not spread
             self.hold_write |= judged and not state.present
             keep.append(state.present)
         if not self.hold_write:
@@ -185,6 +205,7 @@ class PresenceTest:
         core = core.repeat_interleave(h * w)[:, None] & masks  # [M, N]
         out: dict[str, list[float]] = {"region": [], "obj_dist": [], "bg_dist": [], "core_dist": []}
         out["novelty"] = [novelty]
+        out["cells"] = [float(h * w)]
         inf = torch.tensor(float("inf"), device=dist.device)
         for n in range(probs.shape[0]):
             region = pooled[n] > 0.5
