@@ -21,11 +21,19 @@ hysteresis:
   not clearly more like the object than like the rest of the memory; a visible object is
   about 0.1-0.3 of the way), and the region has `min_cells` cells or the frame is new (a
   half-hidden object often shows in a single cell);
+- present -> absent also when the region spreads over much of the frame: over `grow` times
+  the object's usual size (upper quartile of its last `window` present regions) and over
+  `spread` of the key grid. An absent object's decoder often paints the whole frame (a cut
+  to a scene of its colours, or what stays behind once it left), and that region, written to
+  memory, matches itself from then on; on the validation videos no present object's region
+  grew that way;
 - absent -> present when the decoder finds a region with `d_obj < ratio_in * d_other`,
-  `d_obj` under `cap` times the usual distance, and the frame is familiar (`novelty` under
-  `novelty` times its usual level): a returning object at another scale is unlike its
-  memory but still nearer it than anything else, while a look-alike in another scene comes
-  with a whole frame unlike the memory.
+  `d_obj` under `cap` times the usual distance, the region is not spread as above, and the
+  frame is familiar (`novelty` under `novelty` times its usual level): a returning object
+  at another scale is unlike its memory but should still be nearer it than anything else,
+  while a look-alike in another scene comes with a whole frame unlike the memory. (On the
+  validation videos the first half holds less often than hoped: docs/RESULTS.md, "Long
+  videos".)
 
 While absent, an object's probabilities are zero (it is left empty), and a frame where the
 decoder still finds it is not written to memory: written, the look-alike would become the
