@@ -25,16 +25,14 @@ import numpy as np
 import torch
 
 from gsfm.bench.pipeline import (
-    _failed,
     current_rss_bytes,
-    measure_isolated,
     peak_rss_bytes,
     reset_peak_rss,
+    run_configs,
     vm_hwm_bytes,
     weights_source,
 )
 from gsfm.bench.report import text_table
-from gsfm.errors import GSFMError
 from gsfm.evaluation.parts import PARTS, PartScorer, PartSummary, combine
 from gsfm.inference.device import resolve_device
 from gsfm.inference.predictor import VideoPredictor
@@ -206,22 +204,13 @@ def long_configs(
 
 def run_long_configs(configs: Sequence[LongConfig], isolate: bool = True) -> list[dict[str, Any]]:
     """Measure each row (each in its own process when `isolate`)."""
-    rows = []
-    for i, config in enumerate(configs):
-        log.info("[%d/%d] %s", i + 1, len(configs), config.describe())
-        if isolate:
-            row = measure_isolated(config, kind="long")
-        else:
-            try:
-                row = measure_long(config)
-            except (GSFMError, RuntimeError) as exc:
-                row = _failed(config, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-        if row.get("error"):
-            log.warning("%s failed: %s", config.describe(), row["error"])
-        else:
-            log.info("%s: %s, %.2f frames/s", config.label, _short(row, dicts=True), row["fps"])
-        rows.append(row)
-    return rows
+    return run_configs(
+        configs,
+        isolate,
+        measure=measure_long,
+        kind="long",
+        summary=lambda c, row: f"{c.label}: {_short(row, dicts=True)}, {row['fps']:.2f} frames/s",
+    )
 
 
 def _plain(summary: dict[str, object]) -> dict[str, object]:

@@ -377,31 +377,37 @@ def _failed(config: Any, error: str) -> dict[str, Any]:
     return row
 
 
+def _pipeline_summary(config: PipelineConfig, row: dict[str, Any]) -> str:
+    return f"{config.describe()}: {row['fps']:.2f} frames/s, peak {row['peak_memory_mb']:.0f} MiB"
+
+
 def run_configs(
-    configs: Sequence[PipelineConfig],
+    configs: Sequence[Any],
     isolate: bool = True,
-    progress: Callable[[int, int, PipelineConfig, dict[str, Any]], None] | None = None,
+    progress: Callable[[int, int, Any, dict[str, Any]], None] | None = None,
+    *,
+    measure: Callable[[Any], dict[str, Any]] = measure_config,
+    kind: str = "pipeline",
+    summary: Callable[[Any, dict[str, Any]], str] = _pipeline_summary,
 ) -> list[dict[str, Any]]:
-    """Measure each configuration (each in its own process when `isolate`)."""
+    """Measure each row's configuration (each in its own process when `isolate`): `measure`
+    in this process, the worker's `kind` in a fresh one (`measure_isolated`); `summary` is
+    the log line of a row that did not fail. Pipeline rows by default; `gsfm.bench.long`
+    passes its own."""
     rows = []
     for i, config in enumerate(configs):
         log.info("[%d/%d] %s", i + 1, len(configs), config.describe())
         if isolate:
-            row = measure_isolated(config)
+            row = measure_isolated(config, kind=kind)
         else:
             try:
-                row = measure_config(config)
+                row = measure(config)
             except (GSFMError, RuntimeError) as exc:
                 row = _failed(config, f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
         if row.get("error"):
             log.warning("%s failed: %s", config.describe(), row["error"])
         else:
-            log.info(
-                "%s: %.2f frames/s, peak %.0f MiB",
-                config.describe(),
-                row["fps"],
-                row["peak_memory_mb"],
-            )
+            log.info("%s", summary(config, row))
         rows.append(row)
         if progress is not None:
             progress(i, len(configs), config, row)
