@@ -31,10 +31,10 @@ from gsfm.model.image import Pads, pad_to_multiple, unpad
 from gsfm.model.network import GSFM, KeyFeatures
 from gsfm.model.readout import (
     Workspace,
+    cohort_readouts,
     query_affinity,
     read_memory,
     readout_maps,
-    top_k_readout,
 )
 
 log = logging.getLogger(__name__)
@@ -205,15 +205,7 @@ class InferenceEngine:
                     # counts and the presence test read as well.
                     affinity = query_affinity(self.bank.keys(), features.key.float())
                     self.bank.record_reads(affinity)
-                    outs = [
-                        top_k_readout(affinity, values, self.config.top_k, valid)
-                        for _, _, valid in cohorts
-                    ]
-                    cv = values.shape[-1]
-                    outs = [
-                        o if stop - start == values.shape[2] else o[..., start * cv : stop * cv]
-                        for o, (start, stop, _) in zip(outs, cohorts)
-                    ]
+                    outs = cohort_readouts(affinity, values, cohorts, self.config.top_k)
                 else:
                     outs = read_memory(
                         self.bank.keys_with_norms(),

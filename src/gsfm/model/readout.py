@@ -188,26 +188,44 @@ def read_memory(
     [B, Ck, h, w], values [B, M, N, Cv] position-major, and per cohort of objects
     (start, stop, valid [M] or None) its readout [B, h*w, (stop - start) * Cv].
 
-    Every cohort shares one affinity, computed `affinity_rows` queries at a time in fp32; a
-    cohort's readout is the slice of its objects' channels of the readout of all objects (the
-    table stays contiguous; the other objects' sums cost little).
+    Every cohort shares one affinity, computed `affinity_rows` queries at a time in fp32
+    (each block read by `cohort_readouts`).
     """
     mk = keys.flatten(start_dim=2).float()
     rows = _query_rows(query_key)
     temperature = math.sqrt(mk.shape[1] - 1)
     b, q, m = rows.shape[0], rows.shape[1], mk.shape[2]
-    cv = values.shape[-1]
     block = affinity_rows(q, m)
     parts: list[list[Tensor]] = [[] for _ in cohorts]
     for first in range(0, q, block):
         count = min(block, q - first)
         out = None if workspace is None else workspace.take((b, count, m), mk.device)
         affinity = _affinity(mk, rows[:, first : first + count], out)
-        for part, (start, stop, valid) in zip(parts, cohorts):
-            read = top_k_readout(affinity, values, top_k, valid, temperature)
-            whole = stop - start == values.shape[2]
-            part.append(read if whole else read[..., start * cv : stop * cv])
+        for part, read in zip(
+            parts, cohort_readouts(affinity, values, cohorts, top_k, temperature)
+        ):
+            part.append(read)
     return [p[0] if len(p) == 1 else torch.cat(p, dim=1) for p in parts]
+
+
+def cohort_readouts(
+    affinity: Tensor,
+    values: Tensor,
+    cohorts: Sequence[tuple[int, int, Tensor | None]],
+    top_k: int | None,
+    temperature: float = 1.0,
+) -> list[Tensor]:
+    """Affinity [B, Q, M], position-major values [B, M, N, Cv] and cohorts (start, stop,
+    valid [M] or None) -> per cohort the readout of its objects, [B, Q, (stop - start) * Cv]:
+    the slice of its objects' channels of the top-k readout of all objects (the table stays
+    contiguous; the other objects' sums cost little)."""
+    cv = values.shape[-1]
+    reads = []
+    for start, stop, valid in cohorts:
+        read = top_k_readout(affinity, values, top_k, valid, temperature)
+        whole = stop - start == values.shape[2]
+        reads.append(read if whole else read[..., start * cv : stop * cv])
+    return reads
 
 
 def readout_maps(readout: Tensor, objects: int, height: int, width: int) -> Tensor:
