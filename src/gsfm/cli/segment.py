@@ -308,8 +308,9 @@ def read_masks(args: argparse.Namespace, source: FrameSource) -> tuple[list[Give
         if palette is None:
             palette = mask.palette.copy()
         else:
-            tracked = {int(i) for m in masks for i in np.unique(m.labels) if i}
-            labels = later_mask_ids(labels, mask.palette, is_binary(path, mask), palette, tracked)
+            labels = later_mask_ids(
+                labels, mask.palette, is_binary(path, mask), palette, given_ids(masks)
+            )
         masks.append(GivenMask(frame, labels, path))
     assert palette is not None
     return masks, palette
@@ -328,7 +329,7 @@ def add_box_masks(
     frames = frames * len(args.boxes) if len(frames) == 1 else frames
     for text, box in zip(args.box, args.boxes):
         check_box(box, source.size, f"--box {text}")  # before any frame is decoded
-    taken = {int(i) for m in masks for i in np.unique(m.labels) if i}
+    taken = given_ids(masks)
     free = [i for i in range(1, 256) if i not in taken]
     if len(args.boxes) > len(free):
         raise InputError(f"{len(args.boxes)} boxes and {len(taken)} masked objects: over 255")
@@ -348,6 +349,11 @@ def add_box_masks(
         if index >= max(per_frame):
             break
     return sorted(by_frame.values(), key=lambda m: m.frame), sorted(per_frame)
+
+
+def given_ids(masks: list[GivenMask]) -> set[int]:
+    """The object ids of the given masks."""
+    return {int(i) for m in masks for i in np.unique(m.labels) if i}
 
 
 def write_first_masks(
