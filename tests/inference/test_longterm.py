@@ -117,3 +117,33 @@ def test_unbounded_reads_as_the_original_memory():
     b = list(long_term.segment(list(clip.frames), clip.masks[0]))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert long_term.engine.bank.num_frames == plain.engine.bank.num_frames
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_object_share_keeps_an_object_the_readout_seldom_used(share):
+    """Frames 1-3 consolidate into one long-term slot of 2 entries. Only frame 1's entry 0
+    holds the object (mask 1); the reads went to background entries (frame 2's entry 1 most,
+    frame 3's entry 0 next). By usage alone the two background entries are kept and the
+    object is forgotten; with half the slots reserved for objects, the object's entry is
+    kept beside the most used background entry."""
+    bank = LongTermMemory(budget=5, long_term=1, consolidate=3, top_k=None, object_share=share)
+    bank.add_objects(1)
+    bank.add(*frame(0.0), time=0, permanent=True)
+    for t in (1, 2, 3, 4):
+        key = torch.tensor([[10.0 * t, 10.0 * t + 1]]).view(1, 1, 1, 2).repeat(1, CK, 1, 1)
+        masks = torch.tensor([[[1.0 if t == 1 else 0.0, 0.0]]])
+        bank.add(key, torch.zeros(1, 1, CV, 1, 2), time=t, masks=masks)
+    m = bank.num_frames * 2
+    affinity = torch.full((1, 3, m), -1e4)
+    affinity[0, 0, 2 * 2 + 1] = 0.0  # frame 2, position 1: read twice
+    affinity[0, 1, 2 * 2 + 1] = 0.0
+    affinity[0, 2, 3 * 2 + 0] = 0.0  # frame 3, position 0: read once
+    bank.top_k = 1
+    bank.record_reads(affinity)
+    bank.top_k = None
+    bank.add(*frame(99.0), time=5)  # full: frames 1-3 consolidate
+    (slot,) = [i for i, k in enumerate(bank.kinds) if k == LONG_TERM]
+    kept = sorted(bank.keys()[0, 0, slot].flatten().tolist())
+    assert kept == ([10.0, 21.0] if share else [21.0, 30.0])
+    object_mask = max(bank.object_masks()[slot * 2 : slot * 2 + 2, 0].tolist())
+    assert (object_mask > 0.5) == bool(share)

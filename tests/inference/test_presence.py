@@ -186,3 +186,51 @@ def test_leaves_when_the_region_spreads_over_the_frame():
     assert Sizes([*warm, 30.0]).run()[-1] is False  # 5.5x usual and 30% of the frame
     assert Sizes([*warm, 90.0, 90.0, 6.0]).run()[3:] == [False, False, True]
     assert Sizes([*warm, 90.0], spread=1.0).run()[-1] is True
+
+
+def test_delayed_writes_are_dropped_when_an_object_leaves(tiny_net):
+    """With `delay` 3 and a memory frame every frame, frame t's write waits until frame
+    t + 3 is read. The test judges the object gone on frame 6: frames 3-5, queued, were
+    the frames its mask was sliding off it and are never written; frame 6 on are kept."""
+    from gsfm.inference.engine import InferenceEngine
+
+    engine = InferenceEngine(
+        tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
+    )
+    engine.presence.settings = PresenceSettings(delay=3)
+
+    def gate(probs, affinity, query_key, bank):
+        engine.presence.left = engine.frame_index - 1 == 6
+        return probs
+
+    engine.presence.gate = gate  # type: ignore[method-assign]
+    torch.manual_seed(0)
+    mask = torch.zeros(32, 32, dtype=torch.long)
+    mask[8:20, 8:20] = 1
+    for t in range(10):
+        frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
+        engine.step(frame, mask if t == 0 else None, last_frame=t == 9)
+    assert engine.bank.times == [0, 1, 2, 6]
+
+
+def test_an_object_joining_writes_the_queued_frames_first(tiny_net):
+    """Queued frames hold values for the objects tracked when they were encoded; a second
+    object given on frame 4 writes them at once (then both objects' frames queue again)."""
+    from gsfm.inference.engine import InferenceEngine
+
+    engine = InferenceEngine(
+        tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
+    )
+    engine.presence.settings = PresenceSettings(delay=5)
+    engine.presence.acting = False
+    torch.manual_seed(0)
+    first = torch.zeros(32, 32, dtype=torch.long)
+    first[8:20, 8:20] = 1
+    second = torch.zeros(32, 32, dtype=torch.long)
+    second[20:30, 20:30] = 2
+    for t in range(7):
+        mask = first if t == 0 else (second if t == 4 else None)
+        frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
+        engine.step(frame, mask, object_ids=None if mask is None else [int(mask.max())])
+    assert engine.bank.times == [0, 1, 2, 3, 4] and engine.bank.num_objects == 2
+    assert [when for _, _, when, _ in engine._pending] == [5, 6]

@@ -87,6 +87,7 @@ class InferenceEngine:
         self.object_first_frame: list[int] = []
         self.frame_index = 0
         self._last_write: int | None = None
+        self._pending: list[tuple] = []  # memory writes waiting for the presence test
         self._input_size: tuple[int, int] | None = None
 
     @property
@@ -173,11 +174,31 @@ class InferenceEngine:
                     key, values = features.key.float(), values.float()
                     if self.long_term:
                         small = F.adaptive_avg_pool2d(prob[1:], key.shape[-2:])
-                        self.bank.add(key, values, t, given is not None, masks=small)
+                        self._write_long_term(key, values, t, given is not None, small)
                     else:
                         self.bank.add(key, values, t, permanent=given is not None)
                 self._last_write = t
         return prob
+
+    def _write_long_term(
+        self, key: Tensor, values: Tensor, t: int, given: bool, masks: Tensor
+    ) -> None:
+        """Write a frame to the long-term memory, or (presence `delay`) queue it until the
+        presence test has watched `delay` more frames: an object judged to leave meanwhile
+        drops the queued frames, whose masks were likely already sliding off it."""
+        delay = 0 if self.presence is None else self.presence.settings.delay
+        if delay <= 0 or given:
+            self._commit_pending(t)
+            self.bank.add(key, values, t, given, masks=masks)
+            return
+        self._pending.append((key, values, t, masks))
+
+    def _commit_pending(self, t: int | None = None) -> None:
+        """Write queued frames older than the delay (all when t is None)."""
+        delay = 0 if self.presence is None else self.presence.settings.delay
+        while self._pending and (t is None or self._pending[0][2] <= t - delay):
+            key, values, when, masks = self._pending.pop(0)
+            self.bank.add(key, values, when, False, masks=masks)
 
     def _autocast(self, name: str) -> contextlib.AbstractContextManager[None]:
         """The autocast context of network stage `name` (see `stage_precisions`)."""
@@ -225,6 +246,10 @@ class InferenceEngine:
             probs = torch.sigmoid(logits.float())[0]
         if self.presence is not None:
             probs = self.presence.gate(probs, affinity, features.key.float(), self.bank)
+            if self.presence.left:
+                self._pending.clear()
+            elif self._pending:
+                self._commit_pending(self.frame_index - 1)
         return probs
 
     def _cohorts(self) -> list[tuple[int, int, int]]:
@@ -251,6 +276,7 @@ class InferenceEngine:
             probs = torch.cat([probs, probs.new_zeros(len(new_ids), *probs.shape[-2:])], dim=0)
             self.object_ids.extend(new_ids)
             self.object_first_frame.extend([t] * len(new_ids))
+            self._commit_pending()  # queued frames hold values for the objects before
             self.bank.add_objects(len(new_ids))
             if self.presence is not None:
                 self.presence.add_objects(len(new_ids))

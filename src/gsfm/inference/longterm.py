@@ -60,6 +60,7 @@ class LongTermMemory:
         consolidate: int | None = None,
         top_k: int | None = 50,
         initial_capacity: int = 8,
+        object_share: float = 0.0,
     ) -> None:
         if budget is not None:
             long_term = default_long_term(budget) if long_term is None else long_term
@@ -74,6 +75,7 @@ class LongTermMemory:
         self.consolidate = consolidate or 0
         self.top_k = top_k
         self.initial_capacity = initial_capacity
+        self.object_share = object_share
         self.clear()
 
     def clear(self) -> None:
@@ -291,7 +293,7 @@ class LongTermMemory:
         usage = self._usage[idx].reshape(-1)
         life = self._life[idx].reshape(-1)
         score = usage / life.clamp(min=1.0)
-        chosen = torch.topk(score, k=count * hw).indices  # [P]
+        chosen = self._choose(score, masks, count * hw)  # [P]
         proto_keys = keys[:, :, chosen]
         # Potentiation: each prototype's value and mask are the top-k readout of its key
         # among the candidates.
@@ -323,6 +325,25 @@ class LongTermMemory:
         self.consolidations += 1
         log.debug("consolidated %d working frames into %d long-term slots", len(old), count)
         return self.num_frames
+
+    def _choose(self, score: Tensor, masks: Tensor, count: int) -> Tensor:
+        """Indices of the `count` candidates kept as prototypes: the most used, except that
+        `object_share` of them is first reserved, in equal parts, for each object's own entries
+        (mask over 0.5), most used first. Usage alone favours the background, which every
+        query reads, so after a long absence nothing of a small object would be left."""
+        if self.object_share <= 0 or masks.shape[1] == 0:
+            return torch.topk(score, k=count).indices
+        quota = int(self.object_share * count / masks.shape[1])
+        taken = torch.zeros_like(score, dtype=torch.bool)
+        for n in range(masks.shape[1]):
+            own = torch.where((masks[:, n] > 0.5) & ~taken, score, -torch.inf)
+            k = min(quota, int(torch.isfinite(own).sum()))
+            if k:
+                taken[torch.topk(own, k=k).indices] = True
+        rest = count - int(taken.sum())
+        if rest:
+            taken[torch.topk(torch.where(taken, -torch.inf, score), k=rest).indices] = True
+        return taken.nonzero()[:, 0]
 
     def _compact(self, freed: list[int]) -> None:
         """Move the last used slots into the freed ones so that used slots stay contiguous."""

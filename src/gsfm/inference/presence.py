@@ -72,6 +72,10 @@ class PresenceSettings:
     spread: float = 0.25  # ... and over this share of the frame is not the object
     window: int = 15
     warmup: int = 3  # present frames measured before the test may act
+    delay: int = 0  # frames a memory write waits for the test before it is kept
+    # A frame over `cut` times the usual novelty is a new scene (a cut): what the decoder
+    # paints there is not taken for the object until the scene is familiar again.
+    cut: float = math.inf
 
 
 @dataclass
@@ -114,6 +118,7 @@ class PresenceTest:
         self.objects: list[_ObjectState] = []
         # an absent object's decoder finds something: keep this frame out of memory
         self.hold_write = False
+        self.left = False  # an object was judged to leave on this frame
         self.novelty: deque[float] = deque(maxlen=self.settings.window)
 
     def add_objects(self, count: int) -> None:
@@ -138,14 +143,19 @@ class PresenceTest:
         if self.observer is not None:
             self.observer({k: list(v) for k, v in stats.items()})
         self.hold_write = False
+        self.left = False
         if not self.acting:
             return probs
         s = self.settings
-        familiar = (
-            len(self.novelty) < s.warmup
-            or stats["novelty"][0]
-            < s.novelty * (statistics.quantiles(self.novelty, n=4, method="inclusive")[2])
+        usual_novelty = (
+            statistics.quantiles(self.novelty, n=4, method="inclusive")[2]
+            if len(self.novelty) >= s.warmup
+            else None
         )
+        familiar = usual_novelty is None or stats["novelty"][0] < min(s.novelty, s.cut) * (
+            usual_novelty
+        )
+        new_scene = usual_novelty is not None and stats["novelty"][0] > s.cut * usual_novelty
         keep = []
         for n, state in enumerate(self.objects):
             d_obj, d_other = stats["obj_dist"][n], stats["bg_dist"][n]
@@ -167,8 +177,9 @@ class PresenceTest:
                     far = far or d_core > max(s.leave * core_usual, s.ratio_out * d_other)
                 # one cell is little to go on (an object half hidden): only in a new scene
                 enough = size >= s.min_cells or not familiar
-                if (far and enough) or spread:
+                if (far and enough) or spread or new_scene:
                     state.present = False
+                    self.left = True
                 else:
                     state.usual.append(d_obj)
                     state.sizes.append(size)
