@@ -106,10 +106,20 @@ def test_no_return_while_the_whole_frame_is_unlike_the_memory():
     leaves only in a new scene."""
     script = [(10.0, 50.0)] * 3 + [(50.0, 60.0, 1000.0)]  # leaves on entering the new scene
     script += [(30.0, 600.0, 1000.0)] * 20  # ratio 0.05, 3x usual: still not back
-    script += [(30.0, 600.0, 50.0)]  # the scene is familiar again (under 100x): back
+    script += [(30.0, 600.0, 5.0)]  # the scene is familiar again (under `cut`, 8x): back
     states = Scripted(script).run()
     assert [p for p, _, _ in states[3:]] == [False] * 21 + [True]
     assert all(h for _, _, h in states[3:-1])
+
+
+def test_a_cut_leaves_even_where_the_region_matches_the_object():
+    """A frame 10x as unlike the memory as usual (over `cut`, 8x) is a new scene: the
+    object is judged absent though its region is as near its entries as usual, and it stays
+    absent until a frame is familiar again (novelty under 8x). Without the rule (`cut` inf,
+    the familiar level 100x) it stays present."""
+    script = [(10.0, 50.0)] * 3 + [(10.0, 50.0, 10.0)] * 3 + [(10.0, 50.0, 2.0)]
+    assert [p for p, _, _ in Scripted(script).run()] == [True] * 3 + [False] * 3 + [True]
+    assert all(p for p, _, _ in Scripted(script, cut=math.inf).run())
 
 
 def test_one_cell_leaves_only_in_a_new_scene():
@@ -221,7 +231,7 @@ def test_an_object_joining_writes_the_queued_frames_first(tiny_net):
     engine = InferenceEngine(
         tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
     )
-    engine.presence.settings = PresenceSettings(delay=5)
+    engine.presence.settings = PresenceSettings(delay=5, skip_unseen=False)
     engine.presence.acting = False
     torch.manual_seed(0)
     first = torch.zeros(32, 32, dtype=torch.long)
@@ -234,3 +244,40 @@ def test_an_object_joining_writes_the_queued_frames_first(tiny_net):
         engine.step(frame, mask, object_ids=None if mask is None else [int(mask.max())])
     assert engine.bank.times == [0, 1, 2, 3, 4] and engine.bank.num_objects == 2
     assert [when for _, _, when, _ in engine._pending] == [5, 6]
+
+
+def test_back_from_a_cut_at_a_share_of_its_novelty():
+    """Usual novelty 1; a cut at 100 (over `cut` 8x): a new scene while novelty stays over
+    a quarter of the cut's (25); back in the objects' scene at 20 (its look moved on: still
+    20x the old usual) the object may return."""
+    script = [(10.0, 50.0)] * 3 + [(10.0, 50.0, 100.0), (30.0, 600.0, 40.0), (30.0, 600.0, 20.0)]
+    assert [p for p, _, _ in Scripted(script).run()[3:]] == [False, False, True]
+    assert [p for p, _, _ in Scripted(script, scene_share=0.1).run()[3:]] == [False] * 3
+
+
+def test_frames_where_no_object_is_seen_are_not_written(tiny_net):
+    """`skip_unseen`: frames where the decoder finds no object (here frames 3-5, scripted)
+    stay out of memory, so the recent frames keep the object for its return."""
+    from gsfm.inference.engine import InferenceEngine
+
+    def run(skip: bool) -> list[int]:
+        engine = InferenceEngine(
+            tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
+        )
+        engine.presence.settings = PresenceSettings(delay=0, skip_unseen=skip)
+
+        def gate(probs, affinity, query_key, bank):
+            engine.presence.seen = engine.frame_index - 1 not in (3, 4, 5)
+            return probs
+
+        engine.presence.gate = gate  # type: ignore[method-assign]
+        torch.manual_seed(0)
+        mask = torch.zeros(32, 32, dtype=torch.long)
+        mask[8:20, 8:20] = 1
+        for t in range(8):
+            frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
+            engine.step(frame, mask if t == 0 else None)
+        return engine.bank.times
+
+    assert run(True) == [0, 1, 2, 6, 7]
+    assert run(False) == list(range(8))

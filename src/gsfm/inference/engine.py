@@ -164,6 +164,9 @@ class InferenceEngine:
             # (gsfm.inference.presence): written, the look-alike would be remembered either
             # as the object or, were the object back, the object as background.
             due = due and (self.presence is None or not self.presence.hold_write)
+            # Nor is a frame where no object is seen (gsfm.inference.presence, `skip_unseen`).
+            if self.presence is not None and self.presence.settings.skip_unseen:
+                due = due and self.presence.seen
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):

@@ -13,7 +13,10 @@ of `budget` frames' worth of entries (one entry = one key position of a memory f
   were) are kept, from those frames and the prototypes already there, as many as the
   long-term slots hold. A prototype's value is the top-k readout of its key from the
   entries it was chosen among (XMem's memory potentiation), so it summarises its
-  neighbourhood rather than a single position.
+  neighbourhood rather than a single position. Usage alone favours the background, which
+  most queries read: after a long absence nothing of a small object would be left, so
+  `object_share` of the slots (half by default) is first reserved, in equal parts, for each
+  object's own entries (mask over 0.5), the most used first.
 
 The bank also keeps, per entry, the objects' probabilities at key resolution (the mask the
 value was encoded from), which the presence test (`inference.presence`) reads.
@@ -60,7 +63,7 @@ class LongTermMemory:
         consolidate: int | None = None,
         top_k: int | None = 50,
         initial_capacity: int = 8,
-        object_share: float = 0.0,
+        object_share: float = 0.5,
     ) -> None:
         if budget is not None:
             long_term = default_long_term(budget) if long_term is None else long_term

@@ -27,17 +27,25 @@ hysteresis:
   to a scene of its colours, or what stays behind once it left), and that region, written to
   memory, matches itself from then on; on the validation videos no present object's region
   grew that way;
+- present -> absent at a cut: a frame over `cut` times the usual novelty is a new scene, and
+  what the decoder paints there (a look-alike, nearer the object's entries than anything
+  else, as designed) is not taken for the object;
 - absent -> present when the decoder finds a region with `d_obj < ratio_in * d_other`,
   `d_obj` under `cap` times the usual distance, the region is not spread as above, and the
-  frame is familiar (`novelty` under `novelty` times its usual level): a returning object
-  at another scale is unlike its memory but should still be nearer it than anything else,
-  while a look-alike in another scene comes with a whole frame unlike the memory. (On the
-  validation videos the first half holds less often than hoped: docs/RESULTS.md, "Long
-  videos".)
+  frame is familiar: novelty under `novelty` times its usual level and, after a cut, under
+  `scene_share` of the cut's own novelty (the frames the usual level was taken on predate
+  the cut, and the objects' scene has moved on meanwhile) or `cut` times the usual.
 
-While absent, an object's probabilities are zero (it is left empty), and a frame where the
-decoder still finds it is not written to memory: written, the look-alike would become the
-object, or, were the object back, the object would become background.
+The memory is kept clean, since the false regions come from frames written with them:
+- while absent, an object's probabilities are zero (it is left empty), and a frame where
+  the decoder still finds it is not written to memory: written, the look-alike would become
+  the object, or, were the object back, the object would become background;
+- frames where the decoder finds no object at all are not written (`skip_unseen`): written,
+  the scene alone would fill the recent frames and a return would read only background;
+- a frame is written `delay` frames late (the engine queues it), and dropped if an object
+  is judged to leave meanwhile: the mask slides off an object as it hides or leaves, and
+  once written those frames make the slid region look like the object, so that the test
+  would never see it leave. The readout lags that much behind (a cost on fast motion).
 Objects whose memory holds no entry over 0.5 (too small for the key grid) are never gated.
 Only the engine's long-term memory keeps the masks this needs (`inference.longterm`).
 """
@@ -72,10 +80,14 @@ class PresenceSettings:
     spread: float = 0.25  # ... and over this share of the frame is not the object
     window: int = 15
     warmup: int = 3  # present frames measured before the test may act
-    delay: int = 0  # frames a memory write waits for the test before it is kept
+    delay: int = 30  # frames a memory write waits for the test before it is kept
     # A frame over `cut` times the usual novelty is a new scene (a cut): what the decoder
     # paints there is not taken for the object until the scene is familiar again.
-    cut: float = math.inf
+    cut: float = 8.0
+    # Frames where no object is seen stay out of memory: written, they would fill the recent
+    # frames with the scene alone, and the object's return would read only background.
+    skip_unseen: bool = True
+    scene_share: float = 0.25  # back from a cut: novelty under this share of the cut's
 
 
 @dataclass
@@ -119,6 +131,8 @@ class PresenceTest:
         # an absent object's decoder finds something: keep this frame out of memory
         self.hold_write = False
         self.left = False  # an object was judged to leave on this frame
+        self.seen = True  # the decoder found some object on this frame
+        self.scene: float | None = None  # novelty of the cut that began the current scene
         self.novelty: deque[float] = deque(maxlen=self.settings.window)
 
     def add_objects(self, count: int) -> None:
@@ -144,6 +158,7 @@ class PresenceTest:
             self.observer({k: list(v) for k, v in stats.items()})
         self.hold_write = False
         self.left = False
+        self.seen = any(r > 0 for r in stats["region"])
         if not self.acting:
             return probs
         s = self.settings
@@ -152,10 +167,8 @@ class PresenceTest:
             if len(self.novelty) >= s.warmup
             else None
         )
-        familiar = usual_novelty is None or stats["novelty"][0] < min(s.novelty, s.cut) * (
-            usual_novelty
-        )
-        new_scene = usual_novelty is not None and stats["novelty"][0] > s.cut * usual_novelty
+        novelty = stats["novelty"][0]
+        familiar, new_scene = self._scene(novelty, usual_novelty)
         keep = []
         for n, state in enumerate(self.objects):
             d_obj, d_other = stats["obj_dist"][n], stats["bg_dist"][n]
@@ -196,6 +209,27 @@ class PresenceTest:
             return probs
         alive = torch.tensor(keep, device=probs.device, dtype=probs.dtype)
         return probs * alive.view(-1, 1, 1)
+
+    def _scene(self, novelty: float, usual: float | None) -> tuple[bool, bool]:
+        """(familiar, new scene) of a frame of this novelty. A new scene: over `cut` times
+        the usual novelty, or, once in one, over `scene_share` of the novelty its first frame
+        had (the usual level was taken on the frames before the cut; coming back to the
+        objects' scene, whose look moved on meanwhile, is a drop to a fraction of the cut's
+        novelty, not all the way back). Familiar: under that level and under `novelty` times
+        the usual."""
+        s = self.settings
+        if usual is None:
+            return True, False
+        level = s.cut * usual
+        if self.scene is not None:
+            level = max(level, s.scene_share * self.scene)
+        new_scene = novelty > level
+        if new_scene and self.scene is None:
+            self.scene = novelty
+        familiar = novelty < min(level, s.novelty * usual)
+        if familiar:
+            self.scene = None
+        return familiar, new_scene
 
     @staticmethod
     def statistics(
