@@ -232,7 +232,7 @@ def test_an_object_joining_writes_the_queued_frames_first(tiny_net):
         tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
     )
     engine.presence.settings = PresenceSettings(delay=5, skip_unseen=False)
-    engine.presence.acting = False
+    engine.presence.gate = lambda probs, *_: probs  # type: ignore[method-assign]
     torch.manual_seed(0)
     first = torch.zeros(32, 32, dtype=torch.long)
     first[8:20, 8:20] = 1
@@ -281,3 +281,21 @@ def test_frames_where_no_object_is_seen_are_not_written(tiny_net):
 
     assert run(True) == [0, 1, 2, 6, 7]
     assert run(False) == list(range(8))
+
+
+def test_a_test_that_only_measures_changes_no_memory_write(tiny_net):
+    """`acting` False (scripts/absence_sources.py): the frames are written as without the
+    test, at once and whether or not an object is seen."""
+    from gsfm.inference.engine import InferenceEngine
+
+    engine = InferenceEngine(
+        tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
+    )
+    engine.presence.acting = False
+    torch.manual_seed(0)
+    mask = torch.zeros(32, 32, dtype=torch.long)
+    mask[8:20, 8:20] = 1
+    for t in range(6):
+        frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
+        engine.step(frame, mask if t == 0 else None)
+    assert engine.bank.times == list(range(6)) and not engine._pending

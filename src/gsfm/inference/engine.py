@@ -189,8 +189,7 @@ class InferenceEngine:
         """Write a frame to the long-term memory, or (presence `delay`) queue it until the
         presence test has watched `delay` more frames: an object judged to leave meanwhile
         drops the queued frames, whose masks were likely already sliding off it."""
-        delay = 0 if self.presence is None else self.presence.settings.delay
-        if delay <= 0 or given:
+        if self._write_delay() <= 0 or given:
             self._commit_pending(t)
             self.bank.add(key, values, t, given, masks=masks)
             return
@@ -198,10 +197,16 @@ class InferenceEngine:
 
     def _commit_pending(self, t: int | None = None) -> None:
         """Write queued frames older than the delay (all when t is None)."""
-        delay = 0 if self.presence is None else self.presence.settings.delay
+        delay = self._write_delay()
         while self._pending and (t is None or self._pending[0][2] <= t - delay):
             key, values, when, masks = self._pending.pop(0)
             self.bank.add(key, values, when, False, masks=masks)
+
+    def _write_delay(self) -> int:
+        """Frames a long-term memory write waits for the presence test (0 without one, or
+        while it only measures)."""
+        test = self.presence
+        return test.settings.delay if test is not None and test.acting else 0
 
     def _autocast(self, name: str) -> contextlib.AbstractContextManager[None]:
         """The autocast context of network stage `name` (see `stage_precisions`)."""

@@ -158,7 +158,7 @@ class PresenceTest:
             self.observer({k: list(v) for k, v in stats.items()})
         self.hold_write = False
         self.left = False
-        self.seen = any(r > 0 for r in stats["region"])
+        self.seen = not self.acting or any(r > 0 for r in stats["region"])
         if not self.acting:
             return probs
         s = self.settings
