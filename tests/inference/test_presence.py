@@ -198,51 +198,62 @@ def test_leaves_when_the_region_spreads_over_the_frame():
     assert Sizes([*warm, 90.0], spread=1.0).run()[-1] is True
 
 
-def test_delayed_writes_are_dropped_when_an_object_leaves(tiny_net):
-    """With `delay` 3 and a memory frame every frame, frame t's write waits until frame
-    t + 3 is read. The test judges the object gone on frame 6: frames 3-5, queued, were
-    the frames its mask was sliding off it and are never written; frame 6 on are kept."""
+def written(tiny_net, frames, settings=None, gate=None, masks=None, last=False) -> list:
+    """Run a long-term engine with the presence test (a memory frame every frame) over
+    `frames` random 32x32 frames; `masks` {frame: label map} (default: object 1 on frame
+    0), `gate(engine)` replaces the test's judgement (None: the test itself, only
+    measuring). Returns (the frames in memory, the engine)."""
     from gsfm.inference.engine import InferenceEngine
 
     engine = InferenceEngine(
         tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
     )
-    engine.presence.settings = PresenceSettings(delay=3)
+    if settings is not None:
+        engine.presence.settings = settings
+    if gate is None:
+        engine.presence.acting = False
+    else:
 
-    def gate(probs, affinity, query_key, bank):
-        engine.presence.left = engine.frame_index - 1 == 6
-        return probs
+        def scripted(probs, *_):
+            gate(engine, engine.frame_index - 1)
+            return probs
 
-    engine.presence.gate = gate  # type: ignore[method-assign]
+        engine.presence.gate = scripted  # type: ignore[method-assign]
+    if masks is None:
+        first = torch.zeros(32, 32, dtype=torch.long)
+        first[8:20, 8:20] = 1
+        masks = {0: first}
     torch.manual_seed(0)
-    mask = torch.zeros(32, 32, dtype=torch.long)
-    mask[8:20, 8:20] = 1
-    for t in range(10):
+    for t in range(frames):
         frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
-        engine.step(frame, mask if t == 0 else None, last_frame=t == 9)
-    assert engine.bank.times == [0, 1, 2, 6]
+        mask = masks.get(t)
+        ids = None if mask is None else [int(mask.max())]
+        engine.step(frame, mask, object_ids=ids, last_frame=last and t == frames - 1)
+    return engine.bank.times, engine
+
+
+def test_delayed_writes_are_dropped_when_an_object_leaves(tiny_net):
+    """With `delay` 3 and a memory frame every frame, frame t's write waits until frame
+    t + 3 is read. The test judges the object gone on frame 6: frames 3-5, queued, were
+    the frames its mask was sliding off it and are never written; frame 6 on are kept."""
+
+    def leaves_on_6(engine, t):
+        engine.presence.left = t == 6
+
+    times, _ = written(tiny_net, 10, PresenceSettings(delay=3), leaves_on_6, last=True)
+    assert times == [0, 1, 2, 6]
 
 
 def test_an_object_joining_writes_the_queued_frames_first(tiny_net):
     """Queued frames hold values for the objects tracked when they were encoded; a second
     object given on frame 4 writes them at once (then both objects' frames queue again)."""
-    from gsfm.inference.engine import InferenceEngine
-
-    engine = InferenceEngine(
-        tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
-    )
-    engine.presence.settings = PresenceSettings(delay=5, skip_unseen=False)
-    engine.presence.gate = lambda probs, *_: probs  # type: ignore[method-assign]
-    torch.manual_seed(0)
     first = torch.zeros(32, 32, dtype=torch.long)
     first[8:20, 8:20] = 1
     second = torch.zeros(32, 32, dtype=torch.long)
     second[20:30, 20:30] = 2
-    for t in range(7):
-        mask = first if t == 0 else (second if t == 4 else None)
-        frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
-        engine.step(frame, mask, object_ids=None if mask is None else [int(mask.max())])
-    assert engine.bank.times == [0, 1, 2, 3, 4] and engine.bank.num_objects == 2
+    settings = PresenceSettings(delay=5, skip_unseen=False)
+    times, engine = written(tiny_net, 7, settings, lambda *_: None, {0: first, 4: second})
+    assert times == [0, 1, 2, 3, 4] and engine.bank.num_objects == 2
     assert [when for _, _, when, _ in engine._pending] == [5, 6]
 
 
@@ -258,26 +269,13 @@ def test_back_from_a_cut_at_a_share_of_its_novelty():
 def test_frames_where_no_object_is_seen_are_not_written(tiny_net):
     """`skip_unseen`: frames where the decoder finds no object (here frames 3-5, scripted)
     stay out of memory, so the recent frames keep the object for its return."""
-    from gsfm.inference.engine import InferenceEngine
+
+    def unseen_3_to_5(engine, t):
+        engine.presence.seen = t not in (3, 4, 5)
 
     def run(skip: bool) -> list[int]:
-        engine = InferenceEngine(
-            tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
-        )
-        engine.presence.settings = PresenceSettings(delay=0, skip_unseen=skip)
-
-        def gate(probs, affinity, query_key, bank):
-            engine.presence.seen = engine.frame_index - 1 not in (3, 4, 5)
-            return probs
-
-        engine.presence.gate = gate  # type: ignore[method-assign]
-        torch.manual_seed(0)
-        mask = torch.zeros(32, 32, dtype=torch.long)
-        mask[8:20, 8:20] = 1
-        for t in range(8):
-            frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
-            engine.step(frame, mask if t == 0 else None)
-        return engine.bank.times
+        settings = PresenceSettings(delay=0, skip_unseen=skip)
+        return written(tiny_net, 8, settings, unseen_3_to_5)[0]
 
     assert run(True) == [0, 1, 2, 6, 7]
     assert run(False) == list(range(8))
@@ -286,16 +284,5 @@ def test_frames_where_no_object_is_seen_are_not_written(tiny_net):
 def test_a_test_that_only_measures_changes_no_memory_write(tiny_net):
     """`acting` False (scripts/absence_sources.py): the frames are written as without the
     test, at once and whether or not an object is seen."""
-    from gsfm.inference.engine import InferenceEngine
-
-    engine = InferenceEngine(
-        tiny_net, device="cpu", memory="long-term", presence=True, mem_every=1, size=None
-    )
-    engine.presence.acting = False
-    torch.manual_seed(0)
-    mask = torch.zeros(32, 32, dtype=torch.long)
-    mask[8:20, 8:20] = 1
-    for t in range(6):
-        frame = torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)
-        engine.step(frame, mask if t == 0 else None)
-    assert engine.bank.times == list(range(6)) and not engine._pending
+    times, engine = written(tiny_net, 6)
+    assert times == list(range(6)) and not engine._pending
