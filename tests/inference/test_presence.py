@@ -281,8 +281,16 @@ def test_frames_where_no_object_is_seen_are_not_written(tiny_net):
     assert run(False) == list(range(8))
 
 
-def test_a_test_that_only_measures_changes_no_memory_write(tiny_net):
+def test_a_test_that_only_measures_changes_no_memory_write(tiny_net, monkeypatch):
     """`acting` False (scripts/absence_sources.py): the frames are written as without the
-    test, at once and whether or not an object is seen."""
+    test, at once, and even where the decoder finds no object (scripted here)."""
+    real = PresenceTest.statistics
+
+    def nothing_seen(*args):
+        stats = real(*args)
+        stats["region"] = [0.0] * len(stats["region"])
+        return stats
+
+    monkeypatch.setattr(PresenceTest, "statistics", staticmethod(nothing_seen))
     times, engine = written(tiny_net, 6)
     assert times == list(range(6)) and not engine._pending
