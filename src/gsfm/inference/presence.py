@@ -243,8 +243,10 @@ class PresenceTest:
         h, w = query_key.shape[-2:]
         ck = query_key.shape[1]
         q = query_key.float().flatten(2)[0]  # [Ck, Q]
-        # affinity = (2 q.k - |k|^2) / sqrt(Ck), so |q - k|^2 = |q|^2 - sqrt(Ck) affinity
-        dist = q.pow(2).sum(0)[:, None] - affinity[0] * math.sqrt(ck)  # [Q, M]
+        # affinity = (2 q.k - |k|^2) / sqrt(Ck), so |q - k|^2 = |q|^2 - sqrt(Ck) affinity;
+        # distances are taken for the rows needed only ([Q, M] is 0.5 GB at 480p)
+        aff = affinity[0]  # [Q, M]
+        q_sq, scale = q.pow(2).sum(0), math.sqrt(ck)  # [Q]
         stored = bank.object_masks()  # [M, N]
         # Entries of the object (mask over 0.5) and entries clearly of something else (under
         # 0.1); cells half on the object's outline count as neither.
@@ -252,14 +254,14 @@ class PresenceTest:
         pooled = F.adaptive_avg_pool2d(probs[None], (h, w))[0].flatten(1)  # [N, Q]
         fires = (probs > 0.5).flatten(1).any(dim=1)
         # how unlike the memory the frame is: its cells' median distance to their nearest entry
-        novelty = float(dist.min(dim=1).values.median())
+        novelty = float((q_sq - scale * aff.amax(dim=1)).median())
         # the entries that do not follow the last frames: given masks and long-term prototypes
-        core = torch.tensor([k != WORKING for k in bank.kinds], device=dist.device)
+        core = torch.tensor([k != WORKING for k in bank.kinds], device=aff.device)
         core = core.repeat_interleave(h * w)[:, None] & masks  # [M, N]
         out: dict[str, list[float]] = {"region": [], "obj_dist": [], "bg_dist": [], "core_dist": []}
         out["novelty"] = [novelty]
         out["cells"] = [float(h * w)]
-        inf = torch.tensor(float("inf"), device=dist.device)
+        inf = torch.tensor(float("inf"), device=aff.device)
         for n in range(probs.shape[0]):
             region = pooled[n] > 0.5
             if fires[n] and not bool(region.any()):
@@ -271,12 +273,24 @@ class PresenceTest:
                 out["bg_dist"].append(math.nan)
                 out["core_dist"].append(math.nan)
                 continue
-            rows = dist[region]  # [R, M]
-            near_obj = torch.where(masks[:, n], rows, inf).min(dim=1).values
-            near_other = torch.where(others[:, n], rows, inf).min(dim=1).values
-            best = int(torch.argmin(near_obj))
-            out["obj_dist"].append(float(near_obj[best]))
-            out["bg_dist"].append(float(near_other[best]))
-            near_core = torch.where(core[:, n], rows, inf).min(dim=1).values
-            out["core_dist"].append(float(near_core.min()))
+            cells = region.nonzero()[:, 0]  # [R]
+
+            def nearest(entries: Tensor, at: Tensor) -> Tensor:
+                """Squared distance from cells `at` to their nearest of `entries` (bool [M]):
+                |q|^2 - sqrt(Ck) * max affinity, on those columns only (inf if none)."""
+                columns = entries.nonzero()[:, 0]
+                if columns.numel() == 0:
+                    return inf.expand(at.numel())
+                if at.numel() * aff.shape[1] <= columns.numel() * aff.shape[0]:
+                    picked = aff[at].index_select(1, columns)  # few rows: rows first
+                else:
+                    picked = aff.index_select(1, columns)[at]  # few columns: columns first
+                best_aff = picked.amax(dim=1)
+                return q_sq[at] - scale * best_aff
+
+            near_obj = nearest(masks[:, n], cells)
+            best = cells[int(torch.argmin(near_obj))].view(1)
+            out["obj_dist"].append(float(near_obj.min()))
+            out["bg_dist"].append(float(nearest(others[:, n], best)[0]))
+            out["core_dist"].append(float(nearest(core[:, n], cells).min()))
         return out
