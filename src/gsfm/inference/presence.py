@@ -262,6 +262,19 @@ class PresenceTest:
         out["novelty"] = [novelty]
         out["cells"] = [float(h * w)]
         inf = torch.tensor(float("inf"), device=aff.device)
+
+        def nearest(entries: Tensor, at: Tensor) -> Tensor:
+            """Squared distance from cells `at` to their nearest of `entries` (bool [M]):
+            |q|^2 - sqrt(Ck) * max affinity, on those columns only (inf if none)."""
+            columns = entries.nonzero()[:, 0]
+            if columns.numel() == 0:
+                return inf.expand(at.numel())
+            if at.numel() * aff.shape[1] <= columns.numel() * aff.shape[0]:
+                picked = aff[at].index_select(1, columns)  # few rows: rows first
+            else:
+                picked = aff.index_select(1, columns)[at]  # few columns: columns first
+            return q_sq[at] - scale * picked.amax(dim=1)
+
         for n in range(probs.shape[0]):
             region = pooled[n] > 0.5
             if fires[n] and not bool(region.any()):
@@ -274,20 +287,6 @@ class PresenceTest:
                 out["core_dist"].append(math.nan)
                 continue
             cells = region.nonzero()[:, 0]  # [R]
-
-            def nearest(entries: Tensor, at: Tensor) -> Tensor:
-                """Squared distance from cells `at` to their nearest of `entries` (bool [M]):
-                |q|^2 - sqrt(Ck) * max affinity, on those columns only (inf if none)."""
-                columns = entries.nonzero()[:, 0]
-                if columns.numel() == 0:
-                    return inf.expand(at.numel())
-                if at.numel() * aff.shape[1] <= columns.numel() * aff.shape[0]:
-                    picked = aff[at].index_select(1, columns)  # few rows: rows first
-                else:
-                    picked = aff.index_select(1, columns)[at]  # few columns: columns first
-                best_aff = picked.amax(dim=1)
-                return q_sq[at] - scale * best_aff
-
             near_obj = nearest(masks[:, n], cells)
             best = cells[int(torch.argmin(near_obj))].view(1)
             out["obj_dist"].append(float(near_obj.min()))
