@@ -160,13 +160,11 @@ class InferenceEngine:
                 probs = self._merge(probs, *given, t)
             prob = torch.softmax(soft_aggregate(probs.float().unsqueeze(0)), dim=1)[0]
             due = self._last_write is None or t - self._last_write >= cfg.mem_every
-            # A frame where an absent object's decoder finds a look-alike stays out of memory
-            # (gsfm.inference.presence): written, the look-alike would be remembered either
-            # as the object or, were the object back, the object as background.
-            due = due and (self.presence is None or not self.presence.hold_write)
-            # Nor is a frame where no object is seen (gsfm.inference.presence, `skip_unseen`).
-            if self.presence is not None and self.presence.settings.skip_unseen:
-                due = due and self.presence.seen
+            # A frame where an absent object's decoder finds a look-alike, or where no object
+            # is seen, stays out of memory (gsfm.inference.presence, `write_ok`): written, the
+            # look-alike would be remembered as the object (or the object, were it back, as
+            # background), and frames of the scene alone would crowd out the object's.
+            due = due and (self.presence is None or self.presence.write_ok)
             # A given mask is always written (even on a "last" frame): its objects would
             # have no memory otherwise.
             if given is not None or (due and not last_frame):

@@ -148,6 +148,12 @@ class PresenceTest:
     def present(self) -> list[bool]:
         return [o.present for o in self.objects]
 
+    @property
+    def write_ok(self) -> bool:
+        """May this frame be written to memory: no absent object's look-alike in it
+        (`hold_write`) and, with `skip_unseen`, some object seen."""
+        return not self.hold_write and (self.seen or not self.settings.skip_unseen)
+
     def gate(
         self, probs: Tensor, affinity: Tensor, query_key: Tensor, bank: LongTermMemory
     ) -> Tensor:
